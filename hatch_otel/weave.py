@@ -1,0 +1,411 @@
+"""Phase 3: weave trampolines into the project's own sources with libcst.
+
+Three join points, each a small transformer pass over one module:
+
+- call site: a call whose callee resolves to a rule's target becomes
+  `_hatch_otel.at("rule", callee)(args...)`, on the same line;
+- function entry: a matched function gets `@_hatch_otel.fn("rule")` as its innermost decorator,
+  written on a line that already exists (folded into its last decorator with `then`, or on the
+  blank or comment line above the `def`); only when there is none is a line added, and the site
+  says so;
+- bootstrap: `import <pkg>._otel as _hatch_otel` shares the line of the docstring, the last
+  `from __future__` import or the first statement, so that no statement moves.
+
+`# otel: ignore` on a statement, above or on a function or class, or in the file's header
+keeps that code unwoven. Weaving is idempotent: existing trampolines are recognised and left.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider
+
+from .errors import SourceProblem
+from .rules import Rule
+
+RUNTIME_ALIAS = "_hatch_otel"
+IGNORE_MARKER = "otel: ignore"
+
+
+@dataclass(frozen=True)
+class WeaveSite:
+    """One place the weaver changed, as listed in the plan and the wheel's manifest."""
+
+    path: str
+    line: int
+    join_point: str
+    rule_id: str
+    target: str
+    added_line: bool = False
+
+
+@dataclass(frozen=True)
+class WeaveResult:
+    """The woven source of one module (the original text when nothing was woven)."""
+
+    source: str
+    sites: tuple[WeaveSite, ...] = ()
+    ignored: tuple[WeaveSite, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.sites)
+
+
+@dataclass(frozen=True)
+class ModuleInput:
+    """What the weaver needs to know about one module besides its text."""
+
+    path: str
+    module: str
+    runtime: str
+    rules: Sequence[Rule] = ()
+    bootstrap: bool = False
+
+
+class ParseFailure(Exception):
+    def __init__(self, problem: SourceProblem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def weave_source(source: str, unit: ModuleInput) -> WeaveResult:
+    """Weave one module; raises ParseFailure when libcst cannot parse it."""
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise ParseFailure(
+            SourceProblem(unit.path, exc.raw_line, exc.raw_column + 1, exc.message)
+        ) from None
+    if _header_ignores_file(module):
+        return WeaveResult(source)
+    weaver = _Weaver(unit, _header_ignores_first_statement(module))
+    woven = MetadataWrapper(module).visit(weaver)
+    sites = list(weaver.sites)
+    if not sites and not unit.bootstrap:
+        return WeaveResult(source, ignored=tuple(weaver.ignored))
+    woven, added_line = _with_runtime_import(woven, unit.runtime)
+    code = woven.code
+    if code == source:  # already woven: weaving is idempotent
+        return WeaveResult(source, ignored=tuple(weaver.ignored))
+    import_line = _runtime_import_line(code, unit.runtime)
+    if import_line is not None:
+        sites.insert(0, WeaveSite(unit.path, import_line, "bootstrap", "bootstrap",
+                                  unit.runtime, added_line))
+    return WeaveResult(code, tuple(sites), tuple(weaver.ignored))
+
+
+# -- `# otel: ignore` ----------------------------------------------------------------------------
+def _is_ignore(comment: cst.Comment | None) -> bool:
+    return comment is not None and IGNORE_MARKER in comment.value
+
+
+def _header_ignores_file(module: cst.Module) -> bool:
+    """A marker in the file's header followed by a blank line covers the whole file."""
+    marked = False
+    for line in module.header:
+        if _is_ignore(line.comment):
+            marked = True
+        elif marked and line.comment is None:
+            return True
+    return marked and not module.body
+
+
+def _header_ignores_first_statement(module: cst.Module) -> bool:
+    """A marker right above the first statement (no blank line between) covers that one."""
+    return any(_is_ignore(line.comment) for line in module.header) and not _header_ignores_file(
+        module
+    )
+
+
+def _statement_ignored(node: cst.CSTNode) -> bool:
+    leading = getattr(node, "leading_lines", ())
+    if any(_is_ignore(line.comment) for line in leading):
+        return True
+    if isinstance(node, cst.SimpleStatementLine):
+        return _is_ignore(node.trailing_whitespace.comment)
+    body = getattr(node, "body", None)
+    header = getattr(body, "header", None)
+    if isinstance(header, cst.TrailingWhitespace) and _is_ignore(header.comment):
+        return True
+    decorators: Sequence[cst.Decorator] = getattr(node, "decorators", ())
+    return any(
+        _is_ignore(d.trailing_whitespace.comment)
+        or any(_is_ignore(line.comment) for line in d.leading_lines)
+        for d in decorators
+    )
+
+
+# -- the call-site and function-entry passes -----------------------------------------------------
+def _runtime_call(function: str, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(
+        func=cst.Attribute(cst.Name(RUNTIME_ALIAS), cst.Name(function)),
+        args=[cst.Arg(a) for a in args],
+    )
+
+
+def _string(value: str) -> cst.SimpleString:
+    return cst.SimpleString(repr(value).replace("'", '"') if '"' not in value else repr(value))
+
+
+def _is_trampoline(expression: cst.BaseExpression) -> bool:
+    if isinstance(expression, cst.Call):
+        expression = expression.func
+    return (
+        isinstance(expression, cst.Attribute)
+        and isinstance(expression.value, cst.Name)
+        and expression.value.value == RUNTIME_ALIAS
+    )
+
+
+@dataclass
+class _Scope:
+    name: str
+    is_function: bool
+
+
+class _Weaver(cst.CSTTransformer):
+    """The call-site and function-entry passes over one module."""
+
+    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider)
+
+    def __init__(self, unit: ModuleInput, first_statement_ignored: bool) -> None:
+        super().__init__()
+        self.unit = unit
+        self.call_rules = [r for r in unit.rules if r.join_point == "call"]
+        self.function_rules = [r for r in unit.rules if r.join_point == "function"]
+        self.first_statement_ignored = first_statement_ignored
+        self.sites: list[WeaveSite] = []
+        self.ignored: list[WeaveSite] = []
+        self.scopes: list[_Scope] = []
+        self.ignoring: list[bool] = []
+        self.first_statement: cst.CSTNode | None = None
+
+    def _record(self, node: cst.CSTNode, join_point: str, rule: Rule, target: str,
+                *, added_line: bool = False) -> bool:
+        """Note the site; False when `# otel: ignore` covers it."""
+        line = self.get_metadata(PositionProvider, node).start.line
+        site = WeaveSite(self.unit.path, line, join_point, rule.id, target, added_line)
+        if any(self.ignoring):
+            self.ignored.append(site)
+            return False
+        self.sites.append(site)
+        return True
+
+    def visit_Module(self, node: cst.Module) -> None:
+        if node.body and self.first_statement_ignored:
+            self.first_statement = node.body[0]
+
+    # statements marked `# otel: ignore` (and everything inside them) are left alone
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.BaseStatement):
+            self.ignoring.append(node is self.first_statement or _statement_ignored(node))
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> object:
+        result = super().on_leave(original_node, updated_node)
+        if isinstance(original_node, cst.BaseStatement):
+            self.ignoring.pop()
+        return result
+
+    # qualified names of the project's own functions, as `__qualname__` spells them
+    def _qualname(self, name: str) -> str:
+        parts: list[str] = []
+        for scope in self.scopes:
+            parts.append(scope.name)
+            if scope.is_function:
+                parts.append("<locals>")
+        return ".".join([*parts, name])
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scopes.append(_Scope(node.name.value, is_function=False))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef,
+                       updated_node: cst.ClassDef) -> cst.ClassDef:
+        self.scopes.pop()
+        return updated_node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(_Scope(node.name.value, is_function=True))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef,
+                          updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self.scopes.pop()
+        if any(_is_trampoline(d.decorator) for d in original_node.decorators):
+            return updated_node
+        qualname = self._qualname(original_node.name.value)
+        rule = next((r for r in self.function_rules
+                     if self._function_matches(r, qualname, original_node)), None)
+        if rule is None:
+            return updated_node
+        placed, added_line = _place_trampoline(updated_node, rule.id)
+        target = f"{self.unit.module}:{qualname}"
+        if not self._record(original_node, "function", rule, target, added_line=added_line):
+            return updated_node
+        return placed
+
+    def _function_matches(self, rule: Rule, qualname: str, node: cst.FunctionDef) -> bool:
+        if any(_decorator_name(d) in ("overload", "typing.overload") for d in node.decorators):
+            return False
+        if rule.decorator is not None:
+            return any(
+                fnmatch.fnmatchcase(name.name, rule.decorator)
+                for d in node.decorators
+                for name in self.get_metadata(QualifiedNameProvider, _decorator_callee(d), set())
+            )
+        module_glob, _, qual_glob = rule.target.partition(":")
+        if not fnmatch.fnmatchcase(self.unit.module, module_glob):
+            return False
+        qual_glob = qual_glob or "*"
+        if "<locals>" in qualname and "<locals>" not in qual_glob:
+            return False
+        return fnmatch.fnmatchcase(qualname, qual_glob)
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if not self.call_rules or _is_trampoline(original_node.func):
+            return updated_node
+        names = self.get_metadata(QualifiedNameProvider, original_node.func, set())
+        for name in sorted(n.name for n in names):
+            rule = next((r for r in self.call_rules if fnmatch.fnmatchcase(name, r.target)), None)
+            if rule is not None:
+                if not self._record(original_node, "call", rule, name):
+                    return updated_node
+                wrapped = _runtime_call("at", _string(rule.id), updated_node.func)
+                return updated_node.with_changes(func=wrapped)
+        return updated_node
+
+
+def _decorator_callee(decorator: cst.Decorator) -> cst.BaseExpression:
+    expression = decorator.decorator
+    return expression.func if isinstance(expression, cst.Call) else expression
+
+
+def _decorator_name(decorator: cst.Decorator) -> str:
+    callee = _decorator_callee(decorator)
+    parts: list[str] = []
+    while isinstance(callee, cst.Attribute):
+        parts.append(callee.attr.value)
+        callee = callee.value
+    if isinstance(callee, cst.Name):
+        parts.append(callee.value)
+    return ".".join(reversed(parts))
+
+
+def _place_trampoline(node: cst.FunctionDef, rule_id: str) -> tuple[cst.FunctionDef, bool]:
+    """Make `fn(rule)` the innermost decorator without moving a line when possible."""
+    if node.decorators:
+        innermost = node.decorators[-1]
+        composed = innermost.with_changes(
+            decorator=_runtime_call("then", innermost.decorator, _string(rule_id))
+        )
+        return node.with_changes(decorators=[*node.decorators[:-1], composed]), False
+    trampoline = _runtime_call("fn", _string(rule_id))
+    if node.leading_lines:
+        free_line = node.leading_lines[-1]
+        trailing = cst.TrailingWhitespace(
+            whitespace=cst.SimpleWhitespace("  " if free_line.comment else ""),
+            comment=free_line.comment,
+        )
+        decorator = cst.Decorator(decorator=trampoline, trailing_whitespace=trailing)
+        return node.with_changes(leading_lines=node.leading_lines[:-1],
+                                 decorators=[decorator]), False
+    return node.with_changes(decorators=[cst.Decorator(decorator=trampoline)]), True
+
+
+# -- the bootstrap import ------------------------------------------------------------------------
+def _runtime_import(runtime: str) -> cst.Import:
+    dotted: cst.Attribute | cst.Name = cst.Name(runtime.split(".")[0])
+    for part in runtime.split(".")[1:]:
+        dotted = cst.Attribute(dotted, cst.Name(part))
+    return cst.Import(
+        names=[cst.ImportAlias(name=dotted, asname=cst.AsName(cst.Name(RUNTIME_ALIAS)))]
+    )
+
+
+def _imports_runtime(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Import)
+        and any(alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                and alias.asname.name.value == RUNTIME_ALIAS for alias in small.names)
+        for small in statement.body
+    )
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _is_future_import(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, cst.ImportFrom)
+        and isinstance(small.module, cst.Name)
+        and small.module.value == "__future__"
+        for small in statement.body
+    )
+
+
+def _is_free_header_line(line: cst.EmptyLine, index: int) -> bool:
+    """Blank or comment lines take code, except a shebang, encoding or otel marker comment."""
+    if line.comment is None:
+        return True
+    text = line.comment.value
+    if index < 2 and (text.startswith("#!") or "coding" in text):
+        return False
+    return "otel:" not in text
+
+
+def _with_runtime_import(module: cst.Module, runtime: str) -> tuple[cst.Module, bool]:
+    """Add the runtime import on an existing line; True when a line had to be added."""
+    body = list(module.body)
+    if any(_imports_runtime(s) for s in body):
+        return module, False
+    statement = _runtime_import(runtime)
+    position = 0
+    if body and _is_docstring(body[0]):
+        position = 1
+    while position < len(body) and _is_future_import(body[position]):
+        position += 1
+    if position > 0:  # `"""Doc."""; import ...` or `from __future__ import x; import ...`
+        anchor = body[position - 1]
+        assert isinstance(anchor, cst.SimpleStatementLine)
+        body[position - 1] = anchor.with_changes(body=[*anchor.body, statement])
+        return module.with_changes(body=body), False
+    if body and isinstance(body[0], cst.SimpleStatementLine):  # `import ...; first_statement`
+        body[0] = body[0].with_changes(body=[statement, *body[0].body])
+        return module.with_changes(body=body), False
+    header = list(module.header)
+    leading = list(body[0].leading_lines) if body else []
+    if leading and _is_free_header_line(leading[-1], len(header) + len(leading) - 1):
+        free_line = leading.pop()
+        body[0] = body[0].with_changes(leading_lines=leading)
+        return _import_on(module, header, body, statement, free_line), False
+    if header and _is_free_header_line(header[-1], len(header) - 1):
+        free_line = header.pop()
+        return _import_on(module, header, body, statement, free_line), False
+    body.insert(0, cst.SimpleStatementLine(body=[statement]))
+    return module.with_changes(body=body), True
+
+
+def _import_on(module: cst.Module, header: list[cst.EmptyLine], body: list[cst.BaseStatement],
+               statement: cst.Import, free_line: cst.EmptyLine) -> cst.Module:
+    """Put the import on a blank or comment line, keeping the comment."""
+    trailing = cst.TrailingWhitespace(
+        whitespace=cst.SimpleWhitespace("  " if free_line.comment else ""),
+        comment=free_line.comment,
+    )
+    line = cst.SimpleStatementLine(body=[statement], trailing_whitespace=trailing)
+    return module.with_changes(header=header, body=[line, *body])
+
+
+def _runtime_import_line(code: str, runtime: str) -> int | None:
+    needle = f"import {runtime} as {RUNTIME_ALIAS}"
+    return next((n for n, text in enumerate(code.splitlines(), 1) if needle in text), None)
