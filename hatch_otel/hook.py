@@ -10,11 +10,11 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from . import config as config_module
-from .analyse import ProjectFile
 from .bundle import RUNTIME_DEPENDENCIES, write_bundle
 from .display import details, summary
 from .errors import HatchOtelError
-from .pipeline import Project, run
+from .pipeline import run
+from .project import from_builder
 
 
 class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -34,7 +34,7 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         root = Path(self.root)
         try:
             config = config_module.load(self.config, root, config_module.table_path(root))
-            outcome = run(self._project(root), config)
+            outcome = run(from_builder(root, self.build_config.builder), config)
             self._bundle_dir = tempfile.mkdtemp(prefix="hatch-otel-")
             bundle = write_bundle(outcome, Path(self._bundle_dir))
         except HatchOtelError as exc:
@@ -51,18 +51,3 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         bundle_dir = getattr(self, "_bundle_dir", None)
         if bundle_dir is not None:
             shutil.rmtree(bundle_dir, ignore_errors=True)
-
-    def _project(self, root: Path) -> Project:
-        core = self.metadata.core
-        files = tuple(
-            ProjectFile(Path(f.path), f.distribution_path.replace("\\", "/"))
-            for f in self.build_config.builder.recurse_included_files()
-        )
-        return Project(
-            root=root,
-            name=core.name,
-            files=files,
-            dependencies=tuple(core.dependencies),
-            optional_dependencies={k: list(v) for k, v in core.optional_dependencies.items()},
-            scripts=tuple(core.scripts.values()),
-        )
