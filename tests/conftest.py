@@ -1,0 +1,38 @@
+"""Shared fixtures: the hatch-otel wheel built from this checkout, an OTLP receiver, free ports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the hatch-otel wheel built from this checkout (a `--find-links`)."""
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         str(folder), str(REPO)],
+        check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    return folder
+
+
+@pytest.fixture
+def receiver() -> Iterator[object]:
+    from hatch_otel.receiver import OtlpReceiver
+
+    with OtlpReceiver() as running:
+        yield running
+
