@@ -29,6 +29,26 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def sample_build(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The sample's wheel, built by `pip wheel` with build isolation, and the build's output."""
+    from e2e import SAMPLE, copy_project, pip_wheel
+
+    work = tmp_path_factory.mktemp("sample")
+    project = copy_project(SAMPLE, work / "sample_project")
+    return pip_wheel(project, work / "dist", wheelhouse)
+
+
+@pytest.fixture(scope="session")
+def sample_env(sample_build: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A fresh virtual environment with the woven sample wheel and its dependencies installed."""
+    from e2e import fresh_env
+
+    env = fresh_env(tmp_path_factory.mktemp("app") / "venv")
+    env.pip_install(str(sample_build[0]))
+    return env
+
+
 @pytest.fixture
 def receiver() -> Iterator[object]:
     from hatch_otel.receiver import OtlpReceiver

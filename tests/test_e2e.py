@@ -16,11 +16,8 @@ from hatch_otel.receiver import OtlpReceiver, ReceivedSpan
 from e2e import (
     SAMPLE,
     Env,
-    copy_project,
     free_port,
-    fresh_env,
     get,
-    pip_wheel,
     serving,
     wheel_names,
     wheel_text,
@@ -30,17 +27,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def built(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    work = tmp_path_factory.mktemp("sample")
-    project = copy_project(SAMPLE, work / "sample_project")
-    return pip_wheel(project, work / "dist", wheelhouse)
+def built(sample_build: tuple[Path, str]) -> tuple[Path, str]:
+    return sample_build
 
 
 @pytest.fixture(scope="module")
-def app_env(built: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Env:
-    env = fresh_env(tmp_path_factory.mktemp("app") / "venv")
-    env.pip_install(str(built[0]))
-    return env
+def app_env(sample_env: Env) -> Env:
+    return sample_env
 
 
 @pytest.fixture(scope="module")

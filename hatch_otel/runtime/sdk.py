@@ -9,6 +9,7 @@ app's start-up pays for the SDK alone.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -61,10 +62,31 @@ def configure(default_service_name: str, distro_version: str) -> None:
             report.once(f"exporter:{name}", "hatch-otel: OTEL_TRACES_EXPORTER=%s is not "
                         "supported (use otlp, console or none); ignored", name)
     trace.set_tracer_provider(provider)
+    _flush_on_sigterm(provider)
     metric_exporters = _exporter_names("OTEL_METRICS_EXPORTER")
     if metric_exporters:
         threading.Thread(target=_configure_metrics, args=(res, metric_exporters),
                          name="hatch-otel-metrics-setup", daemon=True).start()
+
+
+def _flush_on_sigterm(provider: TracerProvider) -> None:
+    """`docker stop` sends SIGTERM, which skips atexit: flush first, then die as before.
+
+    Only when SIGTERM still has its default action; an app's own handler is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def flush_then_terminate(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        try:
+            provider.force_flush(timeout_millis=2000)
+        finally:
+            os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, flush_then_terminate)
 
 
 def _exporter_names(variable: str) -> list[str]:

@@ -1,0 +1,106 @@
+"""Building with the hook through the front ends users run, and what each build produces."""
+
+from __future__ import annotations
+
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from e2e import SAMPLE, copy_project, run, wheel_names, wheel_text
+
+pytestmark = pytest.mark.e2e
+
+
+def _build_wheel(project: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -> str:
+    """`pip wheel` in this environment (hatch-otel installed), without build isolation."""
+    result = run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
+                  "--no-build-isolation", "--wheel-dir", str(out), *extra, str(project)],
+                 env=env, check=False)
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    return copy_project(SAMPLE, tmp_path / "sample_project")
+
+
+def test_python_m_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, wheelhouse: Path):
+    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"),
+         str(sample)], env={"PIP_FIND_LINKS": str(wheelhouse)})
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    assert "_hatch_otel.at(" in wheel_text(wheel, "greeter/app.py")
+    assert "greeter/_otel/manifest.json" in wheel_names(wheel)
+
+
+def test_builds_are_byte_identical_under_source_date_epoch(sample: Path, tmp_path: Path):
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    _build_wheel(sample, tmp_path / "one", env=env)
+    _build_wheel(sample, tmp_path / "two", env=env)
+    one, two = next((tmp_path / "one").glob("*.whl")), next((tmp_path / "two").glob("*.whl"))
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_files_with_nothing_to_weave_go_in_byte_for_byte(sample: Path, tmp_path: Path):
+    (sample / "src/greeter/plain.py").write_bytes(b"# -*- coding: latin-1 -*-\nX = '\xe9'  \n")
+    _build_wheel(sample, tmp_path / "dist")
+    with zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl"))) as wheel:
+        assert wheel.read("greeter/plain.py") == (sample / "src/greeter/plain.py").read_bytes()
+
+
+def test_the_sdist_holds_the_projects_own_files_unwoven(sample: Path, tmp_path: Path):
+    run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir",
+         str(tmp_path / "dist"), str(sample)])
+    with tarfile.open(next((tmp_path / "dist").glob("*.tar.gz"))) as sdist:
+        names = sdist.getnames()
+        app = sdist.extractfile("greeter-1.0.0/src/greeter/app.py")
+        assert app is not None
+        assert app.read() == (sample / "src/greeter/app.py").read_bytes()
+        pkg_info = sdist.extractfile("greeter-1.0.0/PKG-INFO")
+        assert pkg_info is not None
+        assert b"Requires-Dist: opentelemetry-sdk>=1.27" in pkg_info.read()
+    assert not any("_otel" in name for name in names)
+
+
+def test_the_wheel_target_table_works_and_editable_builds_say_they_are_not_woven(
+        sample: Path, tmp_path: Path):
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        "[tool.hatch.build.hooks.otel]", "[tool.hatch.build.targets.wheel.hooks.otel]"))
+    output = _build_wheel(sample, tmp_path / "dist")
+    assert "wove 3 file(s)" in output
+    result = run([sys.executable, "-m", "pip", "install", "-v", "--no-deps",
+                  "--no-build-isolation", "--target", str(tmp_path / "target"), "-e",
+                  str(sample)], check=False)
+    assert "hatch-otel: editable install, sources are not woven" in result.stdout + result.stderr
+
+
+def test_a_configuration_error_fails_the_build_with_one_message_and_no_traceback(
+        sample: Path, tmp_path: Path):
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'strict = "yes"\n[[tool.hatch.build.hooks.otel'
+                         '.trace]]\nfunction = "greeter.app:*"\nkind = "sideways"\n')
+    output = _build_wheel(sample, tmp_path / "dist")
+    assert not list((tmp_path / "dist").glob("*.whl"))
+    assert ("hatch-otel: tool.hatch.build.hooks.otel.strict: must be true or false, not 'yes'"
+            in output)
+    assert ("tool.hatch.build.hooks.otel.trace[0].kind: must be one of internal, server, client,"
+            " producer, consumer, not 'sideways'" in output)
+    assert "Traceback" not in output
+
+
+def test_a_file_that_does_not_parse_fails_the_build_with_its_position(sample: Path,
+                                                                      tmp_path: Path):
+    (sample / "src/greeter/broken.py").write_text("def ok():\n    return 1\n\nx = (1,\n")
+    output = _build_wheel(sample, tmp_path / "dist")
+    assert "hatch-otel: src/greeter/broken.py:4:5:" in output
+    assert "set `strict = false`" in output
+    assert "Traceback" not in output
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "strict = false\n")
+    output = _build_wheel(sample, tmp_path / "dist")
+    assert "src/greeter/broken.py:4:5:" in output and "shipped unwoven" in output
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    assert wheel_text(wheel, "greeter/broken.py") == "def ok():\n    return 1\n\nx = (1,\n"
