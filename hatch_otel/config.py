@@ -123,7 +123,8 @@ class _Reader:
 
     def rules_file(self, root: Path, path: str) -> dict[str, Any]:
         try:
-            return tomllib.loads((root / path).read_text("utf-8"))
+            data: dict[str, Any] = tomllib.loads((root / path).read_text("utf-8"))
+            return data
         except OSError as exc:
             self.problem("rules", f"cannot read {path!r}: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:

@@ -6,6 +6,7 @@ what a build runs.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import tokenize
@@ -95,10 +96,8 @@ def _unwoven(problem: str) -> str:
 
 def _excluded(file: ProjectFile, root: Path, patterns: Sequence[str]) -> bool:
     paths = {file.distribution_path}
-    try:
+    with contextlib.suppress(ValueError):  # a file from outside the root (force-include)
         paths.add(file.path.resolve().relative_to(root.resolve()).as_posix())
-    except ValueError:
-        pass
     return any(fnmatch.fnmatchcase(path, pattern) for path in paths for pattern in patterns)
 
 

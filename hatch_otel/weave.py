@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider
@@ -206,7 +207,7 @@ class _Weaver(cst.CSTTransformer):
             self.ignoring.append(node is self.first_statement or _statement_ignored(node))
         return super().on_visit(node)
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> object:
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         result = super().on_leave(original_node, updated_node)
         if isinstance(original_node, cst.BaseStatement):
             self.ignoring.pop()
@@ -395,7 +396,8 @@ def _with_runtime_import(module: cst.Module, runtime: str) -> tuple[cst.Module, 
     return module.with_changes(body=body), True
 
 
-def _import_on(module: cst.Module, header: list[cst.EmptyLine], body: list[cst.BaseStatement],
+def _import_on(module: cst.Module, header: list[cst.EmptyLine],
+               body: Sequence[cst.BaseStatement],
                statement: cst.Import, free_line: cst.EmptyLine) -> cst.Module:
     """Put the import on a blank or comment line, keeping the comment."""
     trailing = cst.TrailingWhitespace(

@@ -1,4 +1,4 @@
-"""Real builds, real virtual environments, real processes: the helpers the end-to-end tests share."""
+"""Real builds, real virtual environments, real processes: helpers the end-to-end tests share."""
 
 from __future__ import annotations
 

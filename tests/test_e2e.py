@@ -8,10 +8,9 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-
-from hatch_otel.receiver import OtlpReceiver, ReceivedSpan
 
 from e2e import (
     SAMPLE,
@@ -22,6 +21,7 @@ from e2e import (
     wheel_names,
     wheel_text,
 )
+from hatch_otel.receiver import OtlpReceiver, ReceivedSpan
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def collector() -> Iterator[OtlpReceiver]:
 class _Downstream(BaseHTTPRequestHandler):
     """The service /chain calls: records the headers it receives."""
 
-    seen: list[dict[str, str]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
 
     def do_GET(self) -> None:
         type(self).seen.append({k.lower(): v for k, v in self.headers.items()})

@@ -95,7 +95,7 @@ class OtelMiddleware:
 
     def _finish(self, span: Any, environ: dict[str, Any], attributes: dict[str, Any],
                 status: list[int], started: float, exc: BaseException | None) -> None:
-        measured = {k: attributes[k] for k in ("http.request.method", "url.scheme",
+        measured: dict[str, Any] = {k: attributes[k] for k in ("http.request.method", "url.scheme",
                                                "network.protocol.version") if k in attributes}
         route = environ.get(ROUTE_KEY)
         if route:
