@@ -1,26 +1,52 @@
 """The `hatch-otel` command: small tools around the build hook.
 
+`plan`, `diff` and `check` read a project exactly as a wheel build would (`load_project`,
+`pipeline.run`), so what they show is what the build does.
+
+Exit codes:
+  0  success
+  1  the project's configuration or sources have errors: one `hatch-otel: ` line per problem on
+     stderr, never a traceback
+  2  usage error (argparse)
+
 Adding a subcommand: write `_run_NAME(args) -> int` and `_add_NAME(subparsers)` (which calls
 `set_defaults(run=_run_NAME)`), then call `_add_NAME` in `build_parser`. Raise `HatchOtelError`
-for problems the user can fix: `main` prints it as one line and exits 1.
+for problems the user can fix: `main` prints one line per problem and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import errno
+import io
+import json
 import os
 import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, TextIO
+import tokenize
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-from hatch_otel import __version__
-from hatch_otel.errors import HatchOtelError
+from hatch_otel import __version__, display
+from hatch_otel.errors import ConfigError, HatchOtelError
 
 if TYPE_CHECKING:
+    from hatch_otel.pipeline import Outcome, Project, WovenModule
     from hatch_otel.receiver import ReceivedSpan
+    from hatch_otel.weave import WeaveSite
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  the project's configuration or sources have errors (one line each on stderr)
+  2  usage error"""
+
+_UNWOVEN = " (shipped unwoven: strict = false)"
+"""How the pipeline marks a source problem it forgave; `check` lists those as errors when strict."""
 
 
 def use_color(stream: TextIO) -> bool:
@@ -145,6 +171,226 @@ def _run_receive(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- plan, diff, check ----------------------------------------------------------------------
+
+
+def _project_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """A subcommand that reads the project at PATH; all three share the argument and epilog."""
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        default=".",
+        type=Path,
+        help="the project's directory, holding pyproject.toml (default: .)",
+    )
+    return parser
+
+
+def _outcome(path: Path) -> Outcome:
+    """What a wheel build of the project at `path` would weave (raises what the build would)."""
+    from hatch_otel.pipeline import run
+    from hatch_otel.project import load_project
+
+    return run(*load_project(path))
+
+
+def _add_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = _project_parser(
+        subparsers,
+        "plan",
+        "show what a wheel build would instrument, and why",
+        "Show the instrumentation plan of the project at PATH: every library the hook library "
+        "knows (applied or skipped, with the reason), every weave site, the sites `# otel: "
+        "ignore` keeps unwoven and every warning. Nothing is written.",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (decisions, sites, ignored, warnings)",
+    )
+    parser.set_defaults(run=_run_plan)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    outcome = _outcome(args.path)
+    if args.json:
+        print(json.dumps(_plan_document(outcome), indent=2))
+    else:
+        print("\n".join(display.plan(outcome, color=use_color(sys.stdout))))
+    return 0
+
+
+def _plan_document(outcome: Outcome) -> dict[str, Any]:
+    """The plan for machines: keys spelled out here, so the document's shape is a promise."""
+
+    def site(s: WeaveSite) -> dict[str, Any]:
+        return {
+            "path": s.path,
+            "line": s.line,
+            "join_point": s.join_point,
+            "rule": s.rule_id,
+            "target": s.target,
+            "added_line": s.added_line,
+        }
+
+    return {
+        "project": outcome.plan.project,
+        "runtime_package": outcome.plan.runtime_package,
+        "decisions": [
+            {
+                "library": d.library,
+                "version": d.version,
+                "status": "applied" if d.selected else "skipped",
+                "reason": d.reason,
+                "rules": list(d.rules),
+            }
+            for d in outcome.plan.decisions
+        ],
+        "sites": [site(s) for s in outcome.sites],
+        "ignored": [site(s) for s in outcome.ignored],
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _add_diff(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = _project_parser(
+        subparsers,
+        "diff",
+        "show the woven sources as a unified diff",
+        "Print a unified diff (a/ and b/ are the paths inside the wheel) of every file a wheel "
+        "build of the project at PATH would weave; print nothing when none would change.",
+    )
+    parser.set_defaults(run=_run_diff)
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    color = use_color(sys.stdout)
+    for woven in _outcome(args.path).woven:
+        for line in _unified_diff(woven):
+            sys.stdout.write(_paint_diff(line) if color else line)
+    return 0
+
+
+def _unified_diff(woven: WovenModule) -> Iterator[str]:
+    """A diff `patch -p1` applies: split on newlines only, a missing final newline marked."""
+    encoding = tokenize.detect_encoding(io.BytesIO(woven.original).readline)[0]
+    path = woven.module.file.distribution_path
+    lines = difflib.unified_diff(
+        _lines(woven.original.decode(encoding)),
+        _lines(woven.woven.decode(encoding)),
+        f"a/{path}",
+        f"b/{path}",
+    )
+    for line in lines:
+        yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split at newlines only: str.splitlines also splits at form feeds; patch does not."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _paint_diff(line: str) -> str:
+    """Headers bold, removals red, additions green, hunk ranges cyan; the newline stays plain."""
+    headers = line.startswith(("---", "+++"))
+    code = "1" if headers else {"+": "32", "-": "31", "@": "36"}.get(line[:1])
+    text = line.removesuffix("\n")
+    return f"\033[{code}m{text}\033[0m\n" if code else line
+
+
+def _add_check(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = _project_parser(
+        subparsers,
+        "check",
+        "validate the otel table, its rules files and the sources",
+        "Validate the otel hook table and the rules files it names, and parse every source "
+        "of the project at PATH; report every problem at once, each with its TOML key or "
+        "file:line:column. Prints `ok: N rules, M weave sites` when a build would succeed.",
+    )
+    parser.set_defaults(run=_run_check)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from hatch_otel.pipeline import run
+    from hatch_otel.project import load_project
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    outcome = None
+    try:
+        project, config = load_project(args.path)
+    except ConfigError as exc:
+        errors += exc.problems
+        table_project = _project_with_bad_table(args.path)
+        if table_project is not None:  # the sources can be checked all the same
+            errors += _source_problems(table_project)
+    else:
+        try:  # strict = false collects every source problem instead of stopping at the first
+            outcome = run(project, dataclasses.replace(config, strict=False))
+        except ConfigError as exc:
+            errors += exc.problems
+            (errors if config.strict else warnings).extend(_source_problems(project))
+        else:
+            for warning in outcome.warnings:
+                if config.strict and warning.endswith(_UNWOVEN):
+                    errors.append(warning.removesuffix(_UNWOVEN))
+                else:
+                    warnings.append(warning)
+    for line in [*errors, *(f"warning: {w}" for w in warnings)]:
+        print(f"hatch-otel: {line}", file=sys.stderr)
+    if errors or outcome is None:
+        return 1
+    print(f"ok: {len(outcome.plan.rules)} rules, {len(outcome.sites)} weave sites")
+    return 0
+
+
+def _project_with_bad_table(path: Path) -> Project | None:
+    """The project when only its otel table (or a rules file) is wrong, so `check` can go on."""
+    from hatchling.builders.wheel import WheelBuilder
+
+    from hatch_otel.project import from_builder
+
+    root = path.resolve()
+    try:
+        builder = WheelBuilder(str(root))
+        if builder.config.hook_config.get("otel") is None:
+            return None
+        return from_builder(root, builder)
+    except (ValueError, TypeError, OSError):
+        return None
+
+
+def _source_problems(project: Project) -> list[str]:
+    """Every file that does not parse, when the pipeline cannot run to say so itself."""
+    from hatch_otel.analyse import analyse
+
+    try:
+        analysis = analyse(
+            project.root,
+            project.name,
+            project.dependencies,
+            project.optional_dependencies,
+            project.files,
+        )
+    except ConfigError:  # a dependency or lock file problem, reported by whoever raised it first
+        return []
+    return [str(problem) for problem in analysis.problems]
+
+
 # -- entry point -----------------------------------------------------------------------------
 
 
@@ -154,9 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hatch-otel",
         description="Tools for hatch-otel, the Hatch build hook that weaves OpenTelemetry "
         "into wheels.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_plan(subparsers)
+    _add_diff(subparsers)
+    _add_check(subparsers)
     _add_receive(subparsers)
     return parser
 
@@ -167,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except HatchOtelError as exc:
-        print(f"hatch-otel: {exc}", file=sys.stderr)
+        for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
+            print(f"hatch-otel: {problem}", file=sys.stderr)
         return 1
 
 
