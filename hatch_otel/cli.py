@@ -17,7 +17,6 @@ for problems the user can fix: `main` prints one line per problem and exits 1.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
 import errno
 import io
@@ -36,7 +35,7 @@ from hatch_otel import __version__, display
 from hatch_otel.errors import ConfigError, HatchOtelError
 
 if TYPE_CHECKING:
-    from hatch_otel.pipeline import Outcome, Project, WovenModule
+    from hatch_otel.pipeline import Outcome, WovenModule
     from hatch_otel.receiver import ReceivedSpan
     from hatch_otel.weave import WeaveSite
 
@@ -44,10 +43,6 @@ EXIT_CODES = """exit codes:
   0  success
   1  the project's configuration or sources have errors (one line each on stderr)
   2  usage error"""
-
-_UNWOVEN = " (shipped unwoven: strict = false)"
-"""How the pipeline marks a source problem it forgave; `check` lists those as errors when strict."""
-
 
 def use_color(stream: TextIO) -> bool:
     """ANSI colour only for a terminal, and never when NO_COLOR is set (no-color.org)."""
@@ -204,7 +199,10 @@ def _outcome(path: Path) -> Outcome:
     from hatch_otel.pipeline import run
     from hatch_otel.project import load_project
 
-    return run(*load_project(path))
+    outcome = run(*load_project(path))
+    if outcome.errors:
+        raise HatchOtelError("\n".join(outcome.errors))
+    return outcome
 
 
 def _add_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -325,70 +323,25 @@ def _add_check(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    from hatch_otel.config import Config, load, table_path
     from hatch_otel.pipeline import run
-    from hatch_otel.project import load_project
+    from hatch_otel.project import read_project
 
+    project, table = read_project(args.path)
     errors: list[str] = []
-    warnings: list[str] = []
-    outcome = None
     try:
-        project, config = load_project(args.path)
+        config = load(table, project.root, table_path(project.root))
     except ConfigError as exc:
         errors += exc.problems
-        table_project = _project_with_bad_table(args.path)
-        if table_project is not None:  # the sources can be checked all the same
-            errors += _source_problems(table_project)
-    else:
-        try:  # strict = false collects every source problem instead of stopping at the first
-            outcome = run(project, dataclasses.replace(config, strict=False))
-        except ConfigError as exc:
-            errors += exc.problems
-            (errors if config.strict else warnings).extend(_source_problems(project))
-        else:
-            for warning in outcome.warnings:
-                if config.strict and warning.endswith(_UNWOVEN):
-                    errors.append(warning.removesuffix(_UNWOVEN))
-                else:
-                    warnings.append(warning)
-    for line in [*errors, *(f"warning: {w}" for w in warnings)]:
+        config = Config()  # the sources can be checked all the same
+    outcome = run(project, config)
+    errors += outcome.errors
+    for line in [*errors, *(f"warning: {w}" for w in outcome.warnings)]:
         print(f"hatch-otel: {line}", file=sys.stderr)
-    if errors or outcome is None:
+    if errors:
         return 1
     print(f"ok: {len(outcome.plan.rules)} rules, {len(outcome.sites)} weave sites")
     return 0
-
-
-def _project_with_bad_table(path: Path) -> Project | None:
-    """The project when only its otel table (or a rules file) is wrong, so `check` can go on."""
-    from hatchling.builders.wheel import WheelBuilder
-
-    from hatch_otel.project import from_builder
-
-    root = path.resolve()
-    try:
-        builder = WheelBuilder(str(root))
-        if builder.config.hook_config.get("otel") is None:
-            return None
-        return from_builder(root, builder)
-    except (ValueError, TypeError, OSError):
-        return None
-
-
-def _source_problems(project: Project) -> list[str]:
-    """Every file that does not parse, when the pipeline cannot run to say so itself."""
-    from hatch_otel.analyse import analyse
-
-    try:
-        analysis = analyse(
-            project.root,
-            project.name,
-            project.dependencies,
-            project.optional_dependencies,
-            project.files,
-        )
-    except ConfigError:  # a dependency or lock file problem, reported by whoever raised it first
-        return []
-    return [str(problem) for problem in analysis.problems]
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -62,12 +62,15 @@ def load(raw: Mapping[str, Any], root: Path, table: str = WHEEL_TABLE) -> Config
     strict = reader.boolean(raw, "strict", True)
     exclude = reader.strings(raw, "exclude")
     disable = frozenset(name.lower() for name in reader.strings(raw, "disable"))
-    traces = [(f"{table}.trace[{i}]", t) for i, t in enumerate(reader.tables(raw, "trace"))]
-    hooks = [(f"{table}.hook[{i}]", h) for i, h in enumerate(reader.tables(raw, "hook"))]
+    traces = [(f"{table}.trace[{i}]", t)
+              for i, t in enumerate(reader.tables(raw, "trace", "trace"))]
+    hooks = [(f"{table}.hook[{i}]", h) for i, h in enumerate(reader.tables(raw, "hook", "hook"))]
     for path in reader.strings(raw, "rules"):
         extra = reader.rules_file(root, path)
-        traces += [(f"{path}: trace[{i}]", t) for i, t in enumerate(extra.get("trace", []))]
-        hooks += [(f"{path}: hook[{i}]", h) for i, h in enumerate(extra.get("hook", []))]
+        traces += [(f"{path}: trace[{i}]", t)
+                   for i, t in enumerate(reader.tables(extra, "trace", f"{path}: trace"))]
+        hooks += [(f"{path}: hook[{i}]", h)
+                  for i, h in enumerate(reader.tables(extra, "hook", f"{path}: hook"))]
     rules = [reader.trace_rule(where, t, i) for i, (where, t) in enumerate(traces)]
     rules += [reader.hook_rule(where, h, i) for i, (where, h) in enumerate(hooks)]
     if reader.problems:
@@ -114,10 +117,10 @@ class _Reader:
             return None
         return value
 
-    def tables(self, table: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    def tables(self, table: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.problem(key, f"must be an array of tables ([[{self.table}.{key}]])")
+            self.problem(where, f"must be an array of tables ([[{key}]])")
             return []
         return value
 

@@ -30,12 +30,7 @@ class SourceProblem:
         return f"{self.path}:{self.line}:{self.column}: {self.reason}"
 
 
-class SourceError(HatchOtelError):
-    """A project file does not parse and `strict` is on."""
-
-    def __init__(self, problem: SourceProblem) -> None:
-        self.problem = problem
-        super().__init__(
-            f"{problem}\n  hatch-otel cannot weave a file that does not parse; fix the file, "
-            "or set `strict = false` in the otel hook table to ship it unwoven."
-        )
+UNPARSABLE_REMEDY = (
+    "files that do not parse cannot be woven: fix them, or set `strict = false` in the otel "
+    "hook table to ship them unwoven"
+)

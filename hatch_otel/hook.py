@@ -35,6 +35,8 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         try:
             config = config_module.load(self.config, root, config_module.table_path(root))
             outcome = run(from_builder(root, self.build_config.builder), config)
+            if outcome.errors:
+                raise HatchOtelError("\n".join(outcome.errors))
             self._bundle_dir = tempfile.mkdtemp(prefix="hatch-otel-")
             bundle = write_bundle(outcome, Path(self._bundle_dir))
         except HatchOtelError as exc:

@@ -7,6 +7,7 @@ what a build runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import io
 import tokenize
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from .analyse import Analysis, ProjectFile, SourceModule, analyse
 from .config import Config
-from .errors import ConfigError, SourceError
+from .errors import UNPARSABLE_REMEDY, SourceProblem
 from .plan import Plan, make_plan
-from .rules import Library, load_library
+from .rules import Library, Rule, load_library
 from .weave import ModuleInput, ParseFailure, WeaveResult, WeaveSite, weave_source
 
 
@@ -45,23 +46,45 @@ class WovenModule:
 
 @dataclass(frozen=True)
 class Outcome:
+    """Everything a build decided; `errors` says whether the build may go on."""
+
     analysis: Analysis
     plan: Plan
     woven: tuple[WovenModule, ...]
+    strict: bool = True
     ignored: tuple[WeaveSite, ...] = ()
-    warnings: tuple[str, ...] = ()
+    unparsable: tuple[SourceProblem, ...] = ()
+    unmatched: tuple[Rule, ...] = ()
+    """The project's own rules that matched nothing (and are not `optional`)."""
 
     @property
     def sites(self) -> tuple[WeaveSite, ...]:
         return tuple(site for w in self.woven for site in w.result.sites)
 
+    @property
+    def errors(self) -> list[str]:
+        """What fails the build, every problem at once."""
+        errors = [
+            f"{rule.origin}: `{rule.target}` matched no function of the project; fix the "
+            "pattern (module:qualified.name, globs allowed) or set `optional = true`"
+            for rule in self.unmatched
+        ]
+        if self.strict and self.unparsable:
+            errors += [str(p) for p in self.unparsable] + [UNPARSABLE_REMEDY]
+        return errors
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.strict:
+            return []
+        return [f"{p} (shipped unwoven: strict = false)" for p in self.unparsable]
+
 
 def run(project: Project, config: Config, library: Sequence[Library] | None = None) -> Outcome:
+    """Analyse, plan and weave in memory; nothing is written and nothing raised for sources."""
     analysis = analyse(project.root, project.name, project.dependencies,
                        project.optional_dependencies, project.files)
-    warnings = [_unwoven(str(p)) for p in analysis.problems]
-    if analysis.problems and config.strict:
-        raise SourceError(analysis.problems[0])
+    unparsable = list(analysis.problems)
     plan = make_plan(analysis, load_library() if library is None else library, config,
                      project.scripts)
     woven: list[WovenModule] = []
@@ -78,36 +101,28 @@ def run(project: Project, config: Config, library: Sequence[Library] | None = No
         try:
             result = weave_source(original.decode(encoding), unit)
         except ParseFailure as failure:
-            if config.strict:
-                raise SourceError(failure.problem) from None
-            warnings.append(_unwoven(str(failure.problem)))
+            path = _relative(module.file, project.root) or failure.problem.path
+            unparsable.append(dataclasses.replace(failure.problem, path=path))
             continue
         ignored += result.ignored
         if result.changed:
             woven.append(WovenModule(module, original, result.source.encode(encoding), result))
-    outcome = Outcome(analysis, plan, tuple(woven), tuple(ignored), tuple(warnings))
-    _check_project_rules_matched(outcome)
-    return outcome
+    matched = {site.rule_id for w in woven for site in w.result.sites} | {
+        site.rule_id for site in ignored}
+    unmatched = tuple(rule for rule in plan.rules if rule.project_rule and not rule.optional
+                      and rule.id not in matched)
+    return Outcome(analysis, plan, tuple(woven), config.strict, tuple(ignored),
+                   tuple(unparsable), unmatched)
 
 
-def _unwoven(problem: str) -> str:
-    return f"{problem} (shipped unwoven: strict = false)"
+def _relative(file: ProjectFile, root: Path) -> str | None:
+    """The file's path from the project root (None for a file from outside it)."""
+    with contextlib.suppress(ValueError):
+        return file.path.resolve().relative_to(root.resolve()).as_posix()
+    return None
 
 
 def _excluded(file: ProjectFile, root: Path, patterns: Sequence[str]) -> bool:
-    paths = {file.distribution_path}
-    with contextlib.suppress(ValueError):  # a file from outside the root (force-include)
-        paths.add(file.path.resolve().relative_to(root.resolve()).as_posix())
+    paths = {file.distribution_path, _relative(file, root) or file.distribution_path}
     return any(fnmatch.fnmatchcase(path, pattern) for path in paths for pattern in patterns)
 
-
-def _check_project_rules_matched(outcome: Outcome) -> None:
-    matched = {site.rule_id for site in (*outcome.sites, *outcome.ignored)}
-    problems = [
-        f"{rule.origin}: `{rule.target}` matched no function of the project; fix the pattern "
-        "(module:qualified.name, globs allowed) or set `optional = true`"
-        for rule in outcome.plan.rules
-        if rule.project_rule and not rule.optional and rule.id not in matched
-    ]
-    if problems:
-        raise ConfigError(problems)

@@ -34,6 +34,12 @@ def from_builder(root: Path, builder: Any) -> Project:
 
 def load_project(path: Path) -> tuple[Project, Config]:
     """The project at `path` and its `otel` table, as a wheel build would read them."""
+    project, table = read_project(path)
+    return project, load(table, project.root, table_path(project.root))
+
+
+def read_project(path: Path) -> tuple[Project, dict[str, Any]]:
+    """The project at `path` and its raw, unchecked `otel` table."""
     from hatchling.builders.wheel import WheelBuilder
 
     root = path.resolve()
@@ -50,4 +56,4 @@ def load_project(path: Path) -> tuple[Project, Config]:
             f"{root / 'pyproject.toml'}: no otel hook table; add "
             "[tool.hatch.build.targets.wheel.hooks.otel] to instrument this project"
         ])
-    return project, load(hook_table, root, table_path(root))
+    return project, hook_table

@@ -385,6 +385,10 @@ def _with_runtime_import(module: cst.Module, runtime: str) -> tuple[cst.Module, 
         return module.with_changes(body=body), False
     header = list(module.header)
     leading = list(body[0].leading_lines) if body else []
+    marker = next((i for i, line in enumerate(header) if _is_ignore(line.comment)), None)
+    if body and marker is not None:  # keep the marker above the statement it covers
+        header, leading = header[:marker], header[marker:] + leading
+        body[0] = body[0].with_changes(leading_lines=leading)
     if leading and _is_free_header_line(leading[-1], len(header) + len(leading) - 1):
         free_line = leading.pop()
         body[0] = body[0].with_changes(leading_lines=leading)
@@ -393,7 +397,7 @@ def _with_runtime_import(module: cst.Module, runtime: str) -> tuple[cst.Module, 
         free_line = header.pop()
         return _import_on(module, header, body, statement, free_line), False
     body.insert(0, cst.SimpleStatementLine(body=[statement]))
-    return module.with_changes(body=body), True
+    return module.with_changes(header=header, body=body), True
 
 
 def _import_on(module: cst.Module, header: list[cst.EmptyLine],

@@ -33,7 +33,7 @@ def run(command: list[str], *, env: Mapping[str, str] | None = None, cwd: Path |
 
 
 def copy_project(source: Path, destination: Path) -> Path:
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("dist", "build",
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("dist", "build", ".demo",
                                                                        "__pycache__"))
     return destination
 

@@ -3,7 +3,8 @@ parameters, the exception and, when asked, the return value."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import string
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context, trace
@@ -46,7 +47,7 @@ class TracePolicy:
         if "{" not in self._name:
             return self._name
         function = ctx.function
-        return self._name.format_map(_Names(ctx, {
+        return _TEMPLATE.vformat(self._name, (), _Names(ctx, {
             "qualname": getattr(function, "__qualname__", ""),
             "name": getattr(function, "__name__", ""),
             "module": getattr(function, "__module__", ""),
@@ -82,6 +83,18 @@ class TracePolicy:
         elif self.record_return and ctx.return_value is not None:
             span.set_attribute("code.return_value", _attribute_value(ctx.return_value))
         span.end()
+
+
+class _Template(string.Formatter):
+    """`{order.id}` is one parameter path, read like an attribute (`_lookup`): a key of a
+    mapping or an absent parameter gives a value or "", never an error that loses the span."""
+
+    def get_field(self, field_name: str, args: Sequence[Any],
+                  kwargs: Mapping[str, Any]) -> tuple[Any, str]:
+        return kwargs[field_name], field_name
+
+
+_TEMPLATE = _Template()
 
 
 class _Names(dict[str, Any]):
