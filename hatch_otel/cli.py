@@ -201,7 +201,7 @@ def _outcome(path: Path) -> Outcome:
 
     outcome = run(*load_project(path))
     if outcome.errors:
-        raise HatchOtelError("\n".join(outcome.errors))
+        raise HatchOtelError(*outcome.errors)
     return outcome
 
 
@@ -371,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except HatchOtelError as exc:
-        for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
-            print(f"hatch-otel: {problem}", file=sys.stderr)
+        for line in exc.lines():
+            print(line, file=sys.stderr)
         return 1
 
 

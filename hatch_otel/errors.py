@@ -6,15 +6,22 @@ from dataclasses import dataclass
 
 
 class HatchOtelError(Exception):
-    """A problem the user can fix; its text names the file, line or TOML key and the remedy."""
+    """Problems the user can fix, one line each naming the file, line or TOML key and the remedy."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(problems))
+
+    def lines(self) -> list[str]:
+        """How every front end prints it: one `hatch-otel: ` line per problem."""
+        return [f"hatch-otel: {problem}" for problem in self.problems]
 
 
 class ConfigError(HatchOtelError):
-    """The `otel` table (or a rules file) is invalid; the message lists every problem found."""
+    """The `otel` table (or a rules file, or a dependency list) is invalid."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        super().__init__(*problems)
 
 
 @dataclass(frozen=True)

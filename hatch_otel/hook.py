@@ -36,11 +36,11 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             config = config_module.load(self.config, root, config_module.table_path(root))
             outcome = run(from_builder(root, self.build_config.builder), config)
             if outcome.errors:
-                raise HatchOtelError("\n".join(outcome.errors))
+                raise HatchOtelError(*outcome.errors)
             self._bundle_dir = tempfile.mkdtemp(prefix="hatch-otel-")
             bundle = write_bundle(outcome, Path(self._bundle_dir))
         except HatchOtelError as exc:
-            self.app.abort(f"hatch-otel: {exc}")
+            self.app.abort("\n".join(exc.lines()))
             raise  # abort exits; this only satisfies type checkers
         build_data["force_include"].update(bundle.files)
         build_data["dependencies"].extend(bundle.dependencies)
