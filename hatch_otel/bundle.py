@@ -69,7 +69,8 @@ def rule_table(rules: tuple[Rule, ...]) -> dict[str, dict[str, Any]]:
                     "record_exception": rule.span.record_exception,
                     "record_return": rule.span.record_return}
         table[rule.id] = {"library": rule.library, "before": rule.before, "after": rule.after,
-                          "span": span, "project_rule": rule.project_rule}
+                          "span": span, "project_rule": rule.project_rule,
+                          "module": rule.target if rule.join_point == "import" else None}
     return table
 
 

@@ -157,6 +157,8 @@ def may_overlap(declared: SpecifierSet, supported: SpecifierSet) -> bool:
 
 
 def _may_match(rule: Rule, module: SourceModule) -> bool:
+    if rule.join_point == "import":
+        return False  # applied at run time, when the library module is first imported
     if rule.join_point == "function":
         if rule.decorator is not None:
             return _imports_prefix(module.imports, rule.decorator)

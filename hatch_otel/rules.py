@@ -21,8 +21,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-JoinPoint = Literal["call", "function"]
-JOIN_POINTS: tuple[JoinPoint, ...] = ("call", "function")
+JoinPoint = Literal["call", "function", "import"]
+JOIN_POINTS: tuple[JoinPoint, ...] = ("call", "function", "import")
 SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
 
 
@@ -43,7 +43,8 @@ class Rule:
 
     `target` is, for a call site, the callee's qualified name (`flask.Flask`, globs allowed);
     for a function entry, `module:qualname` globs of the project's own functions
-    (`shop.api:Client.*`). A function rule may select by `decorator` instead.
+    (`shop.api:Client.*`); for an import, the library module whose first import runs the
+    `after` hook at run time (nothing is woven). A function rule may select by `decorator`.
     Hooks are `module:function` references; a leading `.` means the bundled hook modules.
     """
 

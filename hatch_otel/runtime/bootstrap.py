@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from . import report, trampolines
+from . import imports, report, trampolines
 
 PEER_AGENT = "opentelemetry.instrumentation.auto_instrumentation"
 _started = False
@@ -73,6 +73,20 @@ def _bindings(package: str, project: str, version: str,
                 record_exception=spec["record_exception"],
                 record_return=spec["record_return"],
             )
-        bindings[rule_id] = trampolines.Binding(rule_id, package, rule.get("before"),
-                                                rule.get("after"), policy)
+        binding = trampolines.Binding(rule_id, package, rule.get("before"), rule.get("after"),
+                                      policy)
+        if rule.get("module"):
+            imports.on_import(rule["module"], rule_id, _module_hook(binding))
+        else:
+            bindings[rule_id] = binding
     return bindings
+
+
+def _module_hook(binding: trampolines.Binding) -> imports.ModuleHook:
+    """An import rule's `after` hook receives the freshly imported module."""
+
+    def run(module: Any) -> None:
+        if binding.resolve() and binding.after is not None:
+            binding.after(module)
+
+    return run

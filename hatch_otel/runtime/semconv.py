@@ -7,14 +7,16 @@ redacted, SQL literals are replaced by `?`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from opentelemetry import metrics, trace
+from opentelemetry import context, metrics, trace
 
 from . import report
 
@@ -109,6 +111,27 @@ def excluded_urls(library: str) -> re.Pattern[str] | None:
 def is_excluded(library: str, url: str) -> bool:
     pattern = excluded_urls(library)
     return pattern is not None and pattern.search(url) is not None
+
+
+# -- one span per operation ----------------------------------------------------------------------
+_SUPPRESSED = {kind: context.create_key(f"hatch-otel-suppress-{kind}") for kind in ("http", "db")}
+
+
+@contextlib.contextmanager
+def suppressing(kind: str) -> Iterator[None]:
+    """While an outer hook (requests, SQLAlchemy) traces an operation, inner layers (urllib3,
+    the DB driver) stay quiet, so each operation gets exactly one span."""
+    token = context.attach(context.set_value(_SUPPRESSED[kind], True))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def suppressed(kind: str) -> bool:
+    """True inside `suppressing(kind)` or OpenTelemetry's own suppress-instrumentation scope."""
+    return bool(context.get_value(_SUPPRESSED[kind])
+                or context.get_value(context._SUPPRESS_INSTRUMENTATION_KEY))
 
 
 # -- databases -----------------------------------------------------------------------------------
