@@ -115,8 +115,9 @@ def _decide(lib: Library, analysis: Analysis, config: Config) -> Decision:
         if not lib.versions.contains(analysis.python_version, prereleases=True):
             return decision(version, False, f"Python {analysis.python_version} is outside the "
                             f"supported range {lib.versions}")
-        return decision(version, True, f"imported; Python {analysis.python_version} is in "
-                        f"{lib.versions or 'any version'}")
+        supported = f"in the supported range {lib.versions}" if lib.versions else "supported"
+        return decision(version, True, f"imported from the standard library; "
+                        f"Python {analysis.python_version} is {supported}")
     name = lib.distribution or lib.name
     locked = analysis.locked.get(name)
     declared = analysis.declared.get(name)

@@ -396,8 +396,9 @@ def _with_runtime_import(module: cst.Module, runtime: str) -> tuple[cst.Module, 
     if header and _is_free_header_line(header[-1], len(header) - 1):
         free_line = header.pop()
         return _import_on(module, header, body, statement, free_line), False
+    moves_lines = bool(body)  # an empty module (`__init__.py`) has no line to move
     body.insert(0, cst.SimpleStatementLine(body=[statement]))
-    return module.with_changes(header=header, body=body), True
+    return module.with_changes(header=header, body=body, has_trailing_newline=True), moves_lines
 
 
 def _import_on(module: cst.Module, header: list[cst.EmptyLine],

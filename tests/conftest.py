@@ -56,3 +56,11 @@ def receiver() -> Iterator[object]:
     with OtlpReceiver() as running:
         yield running
 
+
+
+@pytest.fixture(scope="session")
+def apps_env(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """One environment for the hook library's small apps (see tests/apps.py)."""
+    from apps import make_apps_env
+
+    return make_apps_env(tmp_path_factory.mktemp("apps") / "venv")

@@ -86,8 +86,7 @@ class HookContext:
 
     def _position_of(self, name: str) -> int | None:
         if self._params is None:
-            code = getattr(self.function, "__code__", None)
-            self._params = code.co_varnames[: code.co_argcount] if code is not None else ()
+            self._params = _parameter_names(self.function)
         try:
             return self._params.index(name)
         except ValueError:
@@ -126,3 +125,15 @@ class HookContext:
 
     def has_key_data(self, key: Any) -> bool:
         return self._data is not None and key in self._data
+
+
+def _parameter_names(function: Callable[..., Any]) -> tuple[str, ...]:
+    """Positional parameter names, as a caller passes them (a class: its __init__ sans self)."""
+    target: Any = function
+    skip = 0
+    if isinstance(target, type):
+        target, skip = target.__init__, 1
+    elif hasattr(target, "__func__"):  # a bound method
+        target, skip = target.__func__, 1
+    code = getattr(target, "__code__", None)
+    return tuple(code.co_varnames[skip : code.co_argcount]) if code is not None else ()

@@ -1,0 +1,113 @@
+"""Small apps built through the real build hook, for the hook library's tests.
+
+Each test writes a tiny project, builds its wheel with the `otel` hook (pip, no build isolation,
+hatch-otel from this checkout), installs it into one shared virtual environment that holds the
+libraries under test, runs it as a real process and reads its telemetry at a real OTLP receiver.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from e2e import Env, fresh_env, run
+from hatch_otel.receiver import OtlpReceiver
+
+REQUIRE_SERVICES = os.environ.get("HATCH_OTEL_REQUIRE_SERVICES") == "1"
+BASE_REQUIREMENTS = ("opentelemetry-api", "opentelemetry-sdk",
+                     "opentelemetry-exporter-otlp-proto-http")
+
+
+def require_service(name: str, port: int) -> None:
+    """Skip (or, in CI, fail) with a clear reason when a service is not on 127.0.0.1:port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError as exc:
+        message = f"{name} is not reachable on 127.0.0.1:{port} ({exc.strerror or exc})"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + "; HATCH_OTEL_REQUIRE_SERVICES=1 makes this a failure")
+        pytest.skip(message)
+
+
+@dataclass
+class AppsEnv:
+    """The shared environment the apps run in; libraries are installed on first request."""
+
+    env: Env
+    installed: set[str] = field(default_factory=set)
+
+    def require(self, *requirements: str) -> None:
+        missing = [r for r in requirements if r not in self.installed]
+        if missing:
+            self.env.pip_install(*missing)
+            self.installed.update(missing)
+
+    def install_wheel(self, wheel: Path) -> None:
+        self.env.pip_install("--no-deps", "--force-reinstall", str(wheel))
+
+
+def make_apps_env(path: Path) -> AppsEnv:
+    apps = AppsEnv(fresh_env(path))
+    apps.require(*BASE_REQUIREMENTS)
+    return apps
+
+
+def write_project(root: Path, name: str, files: Mapping[str, str],
+                  dependencies: tuple[str, ...] = (), otel_table: str = "",
+                  scripts: Mapping[str, str] | None = None) -> Path:
+    """A src-layout project whose package is `name`, with the otel hook table."""
+    deps = ", ".join(f'"{d}"' for d in dependencies)
+    script_lines = "".join(f'{k} = "{v}"\n' for k, v in (scripts or {}).items())
+    (root / "src").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling", "hatch-otel"]\n'
+        'build-backend = "hatchling.build"\n\n'
+        f'[project]\nname = "{name}"\nversion = "1.0"\ndependencies = [{deps}]\n\n'
+        + (f"[project.scripts]\n{script_lines}\n" if script_lines else "")
+        + f'[tool.hatch.build.targets.wheel]\npackages = ["src/{name}"]\n\n'
+        f"[tool.hatch.build.hooks.otel]\n{textwrap.dedent(otel_table)}\n")
+    for relative, text in files.items():
+        path = root / "src" / name / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def build_wheel(project: Path, out: Path) -> tuple[Path, str]:
+    """Build with this environment's hatchling + hatch-otel; returns the wheel and the output."""
+    result = run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
+                  "--no-build-isolation", "--wheel-dir", str(out), str(project)])
+    return next(out.glob("*.whl")), result.stdout + result.stderr
+
+
+@contextmanager
+def running(apps: AppsEnv, args: list[str], collector: OtlpReceiver,
+            env: Mapping[str, str] | None = None, log: Path | None = None
+            ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `python ARGS` in the apps environment, exporting to `collector`."""
+    variables = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+                 "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "300",
+                 **(env or {})}
+    output = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen([str(apps.env.python), *args], env=variables, stdout=output,
+                               stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if log:
+            output.close()  # type: ignore[union-attr]
