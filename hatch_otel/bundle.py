@@ -83,9 +83,9 @@ OTEL_* environment variables once per process; see manifest.json for every woven
 """
 
 from .bootstrap import start as _start
-from .trampolines import at, fn, then
+from .trampolines import at, fn, members, then
 
-__all__ = ["at", "fn", "then"]
+__all__ = ["at", "fn", "members", "then"]
 
 PROJECT = {outcome.plan.project!r}
 HATCH_OTEL_VERSION = {__version__!r}

@@ -17,10 +17,11 @@ keeps that code unwoven. Weaving is idempotent: existing trampolines are recogni
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider
@@ -167,6 +168,10 @@ def _is_trampoline(expression: cst.BaseExpression) -> bool:
 class _Scope:
     name: str
     is_function: bool
+    members: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
+    """Methods to wrap from the class decorator: (name in the class dict, rule, site)."""
+    woven: set[Any] = dataclasses.field(default_factory=set)
+    """Methods an earlier weave already wraps from the class decorator."""
 
 
 class _Weaver(cst.CSTTransformer):
@@ -185,6 +190,9 @@ class _Weaver(cst.CSTTransformer):
         self.scopes: list[_Scope] = []
         self.ignoring: list[bool] = []
         self.first_statement: cst.CSTNode | None = None
+        self.rebinds: dict[int, tuple[cst.FunctionDef, str, int]] = {}
+        self.already_woven: list[set[str]] = []
+        """Per enclosing block: names an earlier weave rebound (`f = _hatch_otel.fn(..)(f)`)."""
 
     def _record(self, node: cst.CSTNode, join_point: str, rule: Rule, target: str,
                 *, added_line: bool = False) -> bool:
@@ -200,6 +208,10 @@ class _Weaver(cst.CSTTransformer):
     def visit_Module(self, node: cst.Module) -> None:
         if node.body and self.first_statement_ignored:
             self.first_statement = node.body[0]
+        self.already_woven.append(_rebound_names(node.body))
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.already_woven.append(_rebound_names(node.body))
 
     # statements marked `# otel: ignore` (and everything inside them) are left alone
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -224,11 +236,38 @@ class _Weaver(cst.CSTTransformer):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.scopes.append(_Scope(node.name.value, is_function=False))
+        for decorator in node.decorators:  # methods an earlier weave wrapped from here
+            call = decorator.decorator
+            if (_is_trampoline(call) and isinstance(call, cst.Call) and len(call.args) == 2
+                    and isinstance(call.args[1].value, cst.Dict)):
+                self.scopes[-1].woven = {
+                    e.key.evaluated_value for e in call.args[1].value.elements
+                    if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)}
 
     def leave_ClassDef(self, original_node: cst.ClassDef,
                        updated_node: cst.ClassDef) -> cst.ClassDef:
-        self.scopes.pop()
-        return updated_node
+        members = self.scopes.pop().members
+        if not members:
+            return updated_node
+        table = cst.Dict([cst.DictElement(_string(name), _string(rule_id))
+                          for name, rule_id, _ in members])
+        placed = _place_decorator(updated_node, lambda innermost: _runtime_call(
+            "members", innermost or cst.Name("None"), table))
+        if placed is not None:
+            return placed
+        # truly no room: each method gets a decorator line of its own, and the build says so
+        rules = {name: (rule_id, site) for name, rule_id, site in members}
+        body = []
+        for statement in updated_node.body.body:
+            name = _mangled(updated_node.name.value, statement.name.value) if isinstance(
+                statement, cst.FunctionDef) else None
+            if name in rules:
+                rule_id, site = rules[name]
+                decorator = cst.Decorator(decorator=_runtime_call("fn", _string(rule_id)))
+                statement = statement.with_changes(decorators=[decorator])
+                self.sites[site] = dataclasses.replace(self.sites[site], added_line=True)
+            body.append(statement)
+        return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.append(_Scope(node.name.value, is_function=True))
@@ -236,18 +275,64 @@ class _Weaver(cst.CSTTransformer):
     def leave_FunctionDef(self, original_node: cst.FunctionDef,
                           updated_node: cst.FunctionDef) -> cst.FunctionDef:
         self.scopes.pop()
-        if any(_is_trampoline(d.decorator) for d in original_node.decorators):
+        if self._woven_before(original_node):
             return updated_node
         qualname = self._qualname(original_node.name.value)
         rule = next((r for r in self.function_rules
                      if self._function_matches(r, qualname, original_node)), None)
         if rule is None:
             return updated_node
-        placed, added_line = _place_trampoline(updated_node, rule.id)
         target = f"{self.unit.module}:{qualname}"
-        if not self._record(original_node, "function", rule, target, added_line=added_line):
+        if not self._record(original_node, "function", rule, target):
+            return updated_node
+        placed = _place_trampoline(updated_node, rule.id)
+        if placed is None:  # no line above: rebind after it, once the enclosing block is known
+            self.rebinds[id(updated_node)] = (updated_node, rule.id, len(self.sites) - 1)
             return updated_node
         return placed
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock,
+                            updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        self.already_woven.pop()
+        return updated_node.with_changes(body=self._rebind_in(updated_node.body))
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        self.already_woven.pop()
+        return updated_node.with_changes(body=self._rebind_in(updated_node.body))
+
+    def _rebind_in(self, body: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        """`name = _hatch_otel.fn(rule)(name)` right after a function that has no free line
+        above it: on the blank or comment line after it, or sharing the next simple
+        statement's line. Nothing can run between the two, so this equals decorating."""
+        statements = list(body)
+        index = 0
+        while index < len(statements):
+            pending = self.rebinds.pop(id(statements[index]), None)
+            if pending is not None:
+                function, rule_id, site = pending
+                following = statements[index + 1] if index + 1 < len(statements) else None
+                rebound = _rebind_after(function, rule_id, following)
+                if rebound is None and self.scopes and not self.scopes[-1].is_function:
+                    # a method: its class's decorator wraps it once the class exists
+                    scope = self.scopes[-1]
+                    scope.members.append((_mangled(scope.name, function.name.value), rule_id,
+                                          site))
+                elif rebound is None:  # truly no room: a decorator line is added, and said
+                    decorator = cst.Decorator(decorator=_runtime_call("fn", _string(rule_id)))
+                    statements[index] = function.with_changes(decorators=[decorator])
+                    self.sites[site] = dataclasses.replace(self.sites[site], added_line=True)
+                else:
+                    statements[index + 1 : index + 2] = rebound
+            index += 1
+        return statements
+
+    def _woven_before(self, node: cst.FunctionDef) -> bool:
+        name = node.name.value
+        enclosing = self.scopes[-1] if self.scopes else None
+        return (any(_is_trampoline(d.decorator) for d in node.decorators)
+                or name in self.already_woven[-1]
+                or (enclosing is not None and not enclosing.is_function
+                    and _mangled(enclosing.name, name) in enclosing.woven))
 
     def _function_matches(self, rule: Rule, qualname: str, node: cst.FunctionDef) -> bool:
         if any(_decorator_name(d) in ("overload", "typing.overload") for d in node.decorators):
@@ -280,6 +365,17 @@ class _Weaver(cst.CSTTransformer):
         return updated_node
 
 
+def _rebound_names(body: Sequence[cst.BaseStatement]) -> set[str]:
+    """Names rebound by an earlier weave in this block: `name = _hatch_otel.fn(...)(name)`."""
+    return {
+        small.targets[0].target.value
+        for statement in body if isinstance(statement, cst.SimpleStatementLine)
+        for small in statement.body
+        if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
+        and isinstance(small.value, cst.Call) and _is_trampoline(small.value.func)
+    }
+
+
 def _decorator_callee(decorator: cst.Decorator) -> cst.BaseExpression:
     expression = decorator.decorator
     return expression.func if isinstance(expression, cst.Call) else expression
@@ -296,25 +392,65 @@ def _decorator_name(decorator: cst.Decorator) -> str:
     return ".".join(reversed(parts))
 
 
-def _place_trampoline(node: cst.FunctionDef, rule_id: str) -> tuple[cst.FunctionDef, bool]:
-    """Make `fn(rule)` the innermost decorator without moving a line when possible."""
+Definition = TypeVar("Definition", cst.FunctionDef, cst.ClassDef)
+
+
+def _place_trampoline(node: cst.FunctionDef, rule_id: str) -> cst.FunctionDef | None:
+    """Make `fn(rule)` the innermost decorator on a line that already exists, if there is one."""
+    return _place_decorator(node, lambda innermost: _runtime_call(
+        "fn", _string(rule_id)) if innermost is None else _runtime_call(
+        "then", innermost, _string(rule_id)))
+
+
+def _place_decorator(node: Definition, make: Callable[[cst.BaseExpression | None], cst.Call]
+                     ) -> Definition | None:
+    """Fold a trampoline into the innermost decorator, or write it on the free line above;
+    `make(innermost_or_None)` builds the decorator expression. None when there is no room."""
     if node.decorators:
         innermost = node.decorators[-1]
-        composed = innermost.with_changes(
-            decorator=_runtime_call("then", innermost.decorator, _string(rule_id))
-        )
-        return node.with_changes(decorators=[*node.decorators[:-1], composed]), False
-    trampoline = _runtime_call("fn", _string(rule_id))
-    if node.leading_lines:
-        free_line = node.leading_lines[-1]
-        trailing = cst.TrailingWhitespace(
-            whitespace=cst.SimpleWhitespace("  " if free_line.comment else ""),
-            comment=free_line.comment,
-        )
-        decorator = cst.Decorator(decorator=trampoline, trailing_whitespace=trailing)
-        return node.with_changes(leading_lines=node.leading_lines[:-1],
-                                 decorators=[decorator]), False
-    return node.with_changes(decorators=[cst.Decorator(decorator=trampoline)]), True
+        composed = innermost.with_changes(decorator=make(innermost.decorator))
+        return node.with_changes(decorators=[*node.decorators[:-1], composed])
+    if not node.leading_lines:
+        return None
+    decorator = cst.Decorator(decorator=make(None),
+                              trailing_whitespace=_keeping_comment(node.leading_lines[-1]))
+    return node.with_changes(leading_lines=node.leading_lines[:-1], decorators=[decorator])
+
+
+def _mangled(class_name: str, name: str) -> str:
+    """A method's key in its class's __dict__ (private names are mangled)."""
+    if name.startswith("__") and not name.endswith("__") and class_name.strip("_"):
+        return f"_{class_name.lstrip('_')}{name}"
+    return name
+
+
+def _keeping_comment(free_line: cst.EmptyLine) -> cst.TrailingWhitespace:
+    """Code written on a blank or comment line keeps the comment at its end."""
+    return cst.TrailingWhitespace(
+        whitespace=cst.SimpleWhitespace("  " if free_line.comment else ""),
+        comment=free_line.comment,
+    )
+
+
+def _rebind_after(function: cst.FunctionDef, rule_id: str,
+                  following: cst.BaseStatement | None) -> list[cst.BaseStatement] | None:
+    """The statements that replace `following` so that it also rebinds `function`."""
+    if following is None:
+        return None
+    name = function.name.value
+    rebind = cst.Assign(
+        targets=[cst.AssignTarget(cst.Name(name))],
+        value=cst.Call(func=_runtime_call("fn", _string(rule_id)), args=[cst.Arg(cst.Name(name))]),
+    )
+    leading: Sequence[cst.EmptyLine] = getattr(following, "leading_lines", ())
+    if leading:
+        free_line, *rest = leading
+        line = cst.SimpleStatementLine(body=[rebind],
+                                       trailing_whitespace=_keeping_comment(free_line))
+        return [line, following.with_changes(leading_lines=rest)]
+    if isinstance(following, cst.SimpleStatementLine):
+        return [following.with_changes(body=[rebind, *following.body])]
+    return None
 
 
 # -- the bootstrap import ------------------------------------------------------------------------
@@ -405,11 +541,8 @@ def _import_on(module: cst.Module, header: list[cst.EmptyLine],
                body: Sequence[cst.BaseStatement],
                statement: cst.Import, free_line: cst.EmptyLine) -> cst.Module:
     """Put the import on a blank or comment line, keeping the comment."""
-    trailing = cst.TrailingWhitespace(
-        whitespace=cst.SimpleWhitespace("  " if free_line.comment else ""),
-        comment=free_line.comment,
-    )
-    line = cst.SimpleStatementLine(body=[statement], trailing_whitespace=trailing)
+    line = cst.SimpleStatementLine(body=[statement],
+                                   trailing_whitespace=_keeping_comment(free_line))
     return module.with_changes(header=header, body=[line, *body])
 
 

@@ -132,7 +132,7 @@ def _parameter_names(function: Callable[..., Any]) -> tuple[str, ...]:
     target: Any = function
     skip = 0
     if isinstance(target, type):
-        target, skip = target.__init__, 1
+        target, skip = getattr(target, "__init__", None), 1
     elif hasattr(target, "__func__"):  # a bound method
         target, skip = target.__func__, 1
     code = getattr(target, "__code__", None)

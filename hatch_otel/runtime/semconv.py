@@ -114,7 +114,8 @@ def is_excluded(library: str, url: str) -> bool:
 
 
 # -- one span per operation ----------------------------------------------------------------------
-_SUPPRESSED = {kind: context.create_key(f"hatch-otel-suppress-{kind}") for kind in ("http", "db")}
+_SUPPRESSED = {kind: context.create_key(f"hatch-otel-suppress-{kind}") for kind in
+               ("http", "db", "messaging")}
 
 
 @contextlib.contextmanager

@@ -297,3 +297,19 @@ def then(decorator: Callable[[Any], Any], rule_id: str) -> Callable[[Any], Any]:
     if binding is None:
         return decorator
     return lambda function: decorator(binding.wrap(function))
+
+
+def members(decorator: Callable[[Any], Any] | None,
+            rules: dict[str, str]) -> Callable[[type], Any]:
+    """Class decorator for methods that had no free line of their own: wraps them as soon as
+    the class exists, before `decorator` (the class's own innermost one, if any) sees it."""
+
+    def wrap_members(cls: type) -> Any:
+        for name, rule_id in rules.items():
+            binding = _active.get(rule_id)
+            method = cls.__dict__.get(name)
+            if binding is not None and method is not None:
+                setattr(cls, name, binding.wrap(method))
+        return cls if decorator is None else decorator(cls)
+
+    return wrap_members

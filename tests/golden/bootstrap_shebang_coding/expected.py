@@ -1,0 +1,5 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+import shop._otel as _hatch_otel
+if __name__ == "__main__":
+    print("added_line: no free line for the import here")

@@ -1,0 +1,5 @@
+# otel: ignore
+
+import sqlite3
+
+db = sqlite3.connect(":memory:")
