@@ -27,6 +27,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from hatch_otel.cache import NO_CACHE, Cache
 from hatch_otel.errors import ConfigError, SourceProblem
 
 if sys.version_info >= (3, 11):
@@ -105,13 +106,14 @@ def analyse(
     dependencies: Sequence[str],
     optional_dependencies: Mapping[str, Sequence[str]],
     files: Iterable[ProjectFile],
+    cache: Cache = NO_CACHE,
 ) -> Analysis:
     """Answer "what does this project use?" from pyproject data, the lock file and the sources."""
     project = canonicalize_name(project_name)
     declared, excluded = _read_declared(project, dependencies, optional_dependencies)
     lock_path = _find_lock_file(root)
     locked = _read_lock(lock_path, root, project) if lock_path else {}
-    modules, problems = _scan_files(root, files)
+    modules, problems = _scan_files(root, files, cache)
     imported = frozenset().union(*(m.imports for m in modules))
     top_levels = frozenset(name.partition(".")[0] for name in imported)
     return Analysis(
@@ -383,7 +385,7 @@ _DYNAMIC_IMPORTERS = frozenset({"import_module", "__import__"})
 
 
 def _scan_files(
-    root: Path, files: Iterable[ProjectFile]
+    root: Path, files: Iterable[ProjectFile], cache: Cache
 ) -> tuple[tuple[SourceModule, ...], tuple[SourceProblem, ...]]:
     """Scan every `.py` file; a file that does not parse is reported and left out."""
     modules: list[SourceModule] = []
@@ -395,12 +397,36 @@ def _scan_files(
     with _parsing():
         for file in sources:
             source = file.path.read_bytes()
-            tree = _parse(source, file.path, root)
-            if isinstance(tree, SourceProblem):
-                problems.append(tree)
+            key = cache.key(sys.version, file.distribution_path, _display(file.path, root),
+                            source)
+            scanned = _from_cache(file, cache.get("scan", key))
+            if scanned is None:
+                tree = _parse(source, file.path, root)
+                scanned = tree if isinstance(tree, SourceProblem) else _scan_module(
+                    file, source, tree)
+                cache.put("scan", key, _to_cache(scanned))
+            if isinstance(scanned, SourceProblem):
+                problems.append(scanned)
             else:
-                modules.append(_scan_module(file, source, tree))
+                modules.append(scanned)
     return tuple(modules), tuple(problems)
+
+
+def _to_cache(scanned: SourceModule | SourceProblem) -> dict[str, Any]:
+    if isinstance(scanned, SourceProblem):
+        return {"problem": [scanned.path, scanned.line, scanned.column, scanned.reason]}
+    return {"module": scanned.module, "imports": sorted(scanned.imports),
+            "defines": list(scanned.defines), "is_package_init": scanned.is_package_init}
+
+
+def _from_cache(file: ProjectFile, entry: Any) -> SourceModule | SourceProblem | None:
+    if not isinstance(entry, dict):
+        return None
+    if "problem" in entry:
+        path, line, column, reason = entry["problem"]
+        return SourceProblem(path, line, column, reason)
+    return SourceModule(file, entry["module"], frozenset(entry["imports"]),
+                        tuple(entry["defines"]), entry["is_package_init"])
 
 
 def _parse(source: bytes, path: Path, root: Path) -> ast.Module | SourceProblem:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hatch_otel import __version__, display
+from hatch_otel.cache import Cache, default_directory
 from hatch_otel.errors import ConfigError, HatchOtelError
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def _outcome(path: Path) -> Outcome:
     from hatch_otel.pipeline import run
     from hatch_otel.project import load_project
 
-    outcome = run(*load_project(path))
+    outcome = run(*load_project(path), cache=Cache(default_directory()))
     if outcome.errors:
         raise HatchOtelError(*outcome.errors)
     return outcome
@@ -334,7 +335,7 @@ def _run_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         errors += exc.problems
         config = Config()  # the sources can be checked all the same
-    outcome = run(project, config)
+    outcome = run(project, config, cache=Cache(default_directory()))
     errors += outcome.errors
     for line in [*errors, *(f"warning: {w}" for w in outcome.warnings)]:
         print(f"hatch-otel: {line}", file=sys.stderr)

@@ -11,6 +11,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from . import config as config_module
 from .bundle import RUNTIME_DEPENDENCIES, write_bundle
+from .cache import Cache, default_directory
 from .display import details, summary
 from .errors import HatchOtelError
 from .pipeline import run
@@ -34,7 +35,8 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         root = Path(self.root)
         try:
             config = config_module.load(self.config, root, config_module.table_path(root))
-            outcome = run(from_builder(root, self.build_config.builder), config)
+            outcome = run(from_builder(root, self.build_config.builder), config,
+                          cache=Cache(default_directory()))
             if outcome.errors:
                 raise HatchOtelError(*outcome.errors)
             self._bundle_dir = tempfile.mkdtemp(prefix="hatch-otel-")

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .analyse import Analysis, ProjectFile, SourceModule, analyse
+from .cache import NO_CACHE, Cache
 from .config import Config
 from .errors import UNPARSABLE_REMEDY, SourceProblem
 from .plan import Plan, make_plan
 from .rules import Library, Rule, load_library
-from .weave import ModuleInput, ParseFailure, WeaveResult, WeaveSite, weave_source
+from .weave import ModuleInput, WeaveResult, WeaveSite, weave_all
 
 
 @dataclass(frozen=True)
@@ -80,29 +81,32 @@ class Outcome:
         return [f"{p} (shipped unwoven: strict = false)" for p in self.unparsable]
 
 
-def run(project: Project, config: Config, library: Sequence[Library] | None = None) -> Outcome:
+def run(project: Project, config: Config, library: Sequence[Library] | None = None,
+        cache: Cache = NO_CACHE) -> Outcome:
     """Analyse, plan and weave in memory; nothing is written and nothing raised for sources."""
     analysis = analyse(project.root, project.name, project.dependencies,
-                       project.optional_dependencies, project.files)
+                       project.optional_dependencies, project.files, cache)
     unparsable = list(analysis.problems)
     plan = make_plan(analysis, load_library() if library is None else library, config,
                      project.scripts)
-    woven: list[WovenModule] = []
-    ignored: list[WeaveSite] = []
+    candidates = []
     for module in analysis.modules:
         if _excluded(module.file, project.root, config.exclude):
             continue
         unit = ModuleInput(module.file.distribution_path, module.module, plan.runtime_package,
                            plan.rules_for(module), module.module in plan.bootstrap_modules)
-        if not unit.rules and not unit.bootstrap:
-            continue
-        original = module.file.path.read_bytes()
-        encoding = tokenize.detect_encoding(io.BytesIO(original).readline)[0]
-        try:
-            result = weave_source(original.decode(encoding), unit)
-        except ParseFailure as failure:
-            path = _relative(module.file, project.root) or failure.problem.path
-            unparsable.append(dataclasses.replace(failure.problem, path=path))
+        if unit.rules or unit.bootstrap:
+            original = module.file.path.read_bytes()
+            encoding = tokenize.detect_encoding(io.BytesIO(original).readline)[0]
+            candidates.append((module, original, encoding, unit))
+    results = weave_all([(original.decode(encoding), unit)
+                         for _, original, encoding, unit in candidates], cache)
+    woven: list[WovenModule] = []
+    ignored: list[WeaveSite] = []
+    for (module, original, encoding, _), result in zip(candidates, results, strict=True):
+        if isinstance(result, SourceProblem):
+            path = _relative(module.file, project.root) or result.path
+            unparsable.append(dataclasses.replace(result, path=path))
             continue
         ignored += result.ignored
         if result.changed:

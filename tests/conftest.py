@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config: pytest.Config) -> None:
     sys.path.insert(0, str(REPO))
+    # builds run by the tests (in subprocesses too) keep their cache out of the user's
+    cache = Path(tempfile.mkdtemp(prefix="hatch-otel-test-cache-"))
+    os.environ.setdefault("HATCH_OTEL_CACHE_DIR", str(cache))
 
 
 @pytest.fixture(scope="session")
