@@ -8,6 +8,7 @@ libraries under test, runs it as a real process and reads its telemetry at a rea
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -38,6 +39,23 @@ def require_service(name: str, port: int) -> None:
         pytest.skip(message)
 
 
+PIN_PREFIX = "HATCH_OTEL_PIN_"
+
+
+def pinned(requirement: str) -> str:
+    """`celery==5.7.0` becomes `celery==5.3` while HATCH_OTEL_PIN_CELERY=5.3 is set: how
+    tests/lowest_versions.py runs a library's tests at the lowest version it supports."""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    parsed = Requirement(requirement)
+    pin = os.environ.get(PIN_PREFIX + re.sub(r"[-_.]+", "_", parsed.name).upper())
+    if not pin:
+        return requirement
+    parsed.specifier = SpecifierSet(f"=={pin}")
+    return str(parsed)
+
+
 @dataclass
 class AppsEnv:
     """The shared environment the apps run in; libraries are installed on first request."""
@@ -46,6 +64,7 @@ class AppsEnv:
     installed: set[str] = field(default_factory=set)
 
     def require(self, *requirements: str) -> None:
+        requirements = tuple(map(pinned, requirements))
         missing = [r for r in requirements if r not in self.installed]
         if missing:
             self.env.pip_install(*missing)
