@@ -27,8 +27,11 @@ def summary(outcome: Outcome) -> list[str]:
             lines.append(f"  + {decision.library} {decision.version}: {count} site(s); "
                          f"{decision.reason}")
     for decision in plan.decisions:
-        if not decision.selected:
+        if not decision.selected and not decision.unused:
             lines.append(f"  - {decision.library}: skipped, {decision.reason}")
+    unused = [d.library for d in plan.decisions if d.unused]
+    if unused:
+        lines.append(f"  - skipped, not used by the project: {', '.join(unused)}")
     return lines + _warnings(outcome)
 
 

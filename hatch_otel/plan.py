@@ -31,6 +31,8 @@ class Decision:
     selected: bool
     reason: str
     rules: tuple[str, ...] = ()
+    unused: bool = False
+    """Skipped only because the project does not use the library (summarised in one line)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ def make_plan(analysis: Analysis, library: Sequence[Library], config: Config,
     project_rules = tuple(dataclasses.replace(r, library=_instrumentation_name(
         analysis.project_name)) for r in config.rules)
     if project_rules:
-        decisions.append(Decision(_instrumentation_name(analysis.project_name), "this project",
-                                  True, "custom rules from the otel table",
+        decisions.append(Decision(_instrumentation_name(analysis.project_name), "(own rules)",
+                                  True, "trace and hook rules from the otel table",
                                   tuple(r.id for r in project_rules)))
     package = runtime_package(analysis)
     return Plan(
@@ -99,8 +101,8 @@ def _bootstrap_modules(analysis: Analysis, scripts: Iterable[str]) -> frozenset[
 def _decide(lib: Library, analysis: Analysis, config: Config) -> Decision:
     rules = tuple(r.id for r in lib.rules)
 
-    def decision(version: str, selected: bool, reason: str) -> Decision:
-        return Decision(lib.name, version, selected, reason, rules)
+    def decision(version: str, selected: bool, reason: str, unused: bool = False) -> Decision:
+        return Decision(lib.name, version, selected, reason, rules, unused)
 
     if lib.name in config.disable:
         return decision("-", False, f"disabled by configuration ({config.table}.disable)")
@@ -111,7 +113,7 @@ def _decide(lib: Library, analysis: Analysis, config: Config) -> Decision:
     if lib.is_stdlib:
         version = f"Python {analysis.python_version}"
         if not imported:
-            return decision(version, False, "not imported by the project")
+            return decision(version, False, "not imported by the project", unused=True)
         if not lib.versions.contains(analysis.python_version, prereleases=True):
             return decision(version, False, f"Python {analysis.python_version} is outside the "
                             f"supported range {lib.versions}")
@@ -137,7 +139,8 @@ def _decide(lib: Library, analysis: Analysis, config: Config) -> Decision:
     if imported:
         return decision("unknown", True, "imported but neither declared nor locked (a "
                         "transitive dependency?); applied, the version was not checked")
-    return decision("-", False, "not used by the project (not declared, locked or imported)")
+    return decision("-", False, "not used by the project (not declared, locked or imported)",
+                    unused=True)
 
 
 def may_overlap(declared: SpecifierSet, supported: SpecifierSet) -> bool:

@@ -1316,8 +1316,9 @@ def test_hooks_read_replace_skip_and_keep_data(builds: dict[str, Build], spans: 
     assert woven.price(amount=5, currency="GBP") == "500 GBP"  # passed by keyword this time
     assert woven.price(-1) == "refused"  # skipped: the body never ran
     assert woven.CALLED == [500, 500]
-    assert telemetry.SEEN == [("before", "price", 5, None), ("before", "price", 5, "GBP"),
-                              ("before", "price", -1, None)]
+    # a parameter the caller left out reads as the function's own default
+    assert telemetry.SEEN == [("before", "price", 5, "EUR"), ("before", "price", 5, "GBP"),
+                              ("before", "price", -1, "EUR")]
     assert woven.total([1, 2]) == original.total([1, 2]) + 1000  # after replaced the result
     telemetry.SEEN.clear()
     assert woven.countdown(2) == original.countdown(2) == [2, 1, 0]

@@ -62,15 +62,20 @@ class HookContext:
         return len(self.args) + len(self.kwargs)
 
     def get_param(self, key: int | str, default: Any = None) -> Any:
-        """A parameter by position or by name, whichever way the caller passed it."""
+        """A parameter by position or by name, whichever way the caller passed it; one the
+        caller left out is the function's own default (else `default`)."""
         if isinstance(key, str):
             if key in self.kwargs:
                 return self.kwargs[key]
             index = self._position_of(key)
-            if index is None:
-                return default
+            if index is None or index >= len(self.args):
+                return _declared_default(self.function, key, index, default)
             key = index
-        return self.args[key] if key < len(self.args) else default
+        if key < len(self.args):
+            return self.args[key]
+        names = self._params or ()
+        name = names[key] if key < len(names) else ""
+        return _declared_default(self.function, name, key, default)
 
     def set_param(self, key: int | str, value: Any) -> None:
         """Replace a parameter; the call then receives `value` instead."""
@@ -127,13 +132,32 @@ class HookContext:
         return self._data is not None and key in self._data
 
 
+def _callee(function: Callable[..., Any]) -> tuple[Any, int]:
+    """The Python function behind a callable, and how many leading parameters callers skip
+    (a class: its __init__ without self; a bound method: without self)."""
+    if isinstance(function, type):
+        return getattr(function, "__init__", None), 1
+    if hasattr(function, "__func__"):
+        return function.__func__, 1
+    return function, 0
+
+
 def _parameter_names(function: Callable[..., Any]) -> tuple[str, ...]:
-    """Positional parameter names, as a caller passes them (a class: its __init__ sans self)."""
-    target: Any = function
-    skip = 0
-    if isinstance(target, type):
-        target, skip = getattr(target, "__init__", None), 1
-    elif hasattr(target, "__func__"):  # a bound method
-        target, skip = target.__func__, 1
+    """Positional parameter names, as a caller passes them."""
+    target, skip = _callee(function)
     code = getattr(target, "__code__", None)
     return tuple(code.co_varnames[skip : code.co_argcount]) if code is not None else ()
+
+
+def _declared_default(function: Callable[..., Any], name: str, index: int | None,
+                      default: Any) -> Any:
+    """The default the function declares for a parameter the caller left out."""
+    target, _ = _callee(function)
+    keyword_defaults = getattr(target, "__kwdefaults__", None) or {}
+    if name in keyword_defaults:
+        return keyword_defaults[name]
+    defaults = getattr(target, "__defaults__", None) or ()
+    if index is None or not defaults:
+        return default
+    first_with_default = len(_parameter_names(function)) - len(defaults)
+    return defaults[index - first_with_default] if index >= first_with_default else default

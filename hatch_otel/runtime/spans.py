@@ -59,7 +59,7 @@ class TracePolicy:
         if span.is_recording():
             for key, path in self.attributes:
                 value = _lookup(ctx, path)
-                if value is not _ABSENT:
+                if value is not _ABSENT and value is not None:
                     span.set_attribute(key, _attribute_value(value))
 
     def activate(self, ctx: HookContext) -> object:
