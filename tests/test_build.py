@@ -35,6 +35,15 @@ def test_python_m_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, whe
     assert "greeter/_otel/manifest.json" in wheel_names(wheel)
 
 
+def test_uv_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, wheelhouse: Path):
+    uv = Path(sys.executable).with_name("uv")
+    result = run([str(uv), "build", "--wheel", "--find-links", str(wheelhouse), "--out-dir",
+                  str(tmp_path / "dist"), str(sample)])
+    assert "hatch-otel 0.1.0: wove 3 file(s)" in result.stdout + result.stderr
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    assert "_hatch_otel.at(" in wheel_text(wheel, "greeter/app.py")
+
+
 def test_builds_are_byte_identical_under_source_date_epoch(sample: Path, tmp_path: Path):
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     _build_wheel(sample, tmp_path / "one", env=env)
