@@ -68,8 +68,10 @@ def _wait_for_line(log: Path, text: str, process: object, timeout: float = 30) -
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
 def test_a_task_continues_the_senders_trace_in_the_worker(apps_env: AppsEnv, tmp_path: Path,
-                                                          receiver: OtlpReceiver):
+                                                          receiver: OtlpReceiver, pool: str):
+    """prefork, Celery's default pool, runs the tasks in processes forked from the worker."""
     require_service("RabbitMQ", 5672)
     apps_env.require(CELERY)
     project = write_project(tmp_path / "project", "mqcelery",
@@ -80,7 +82,8 @@ def test_a_task_continues_the_senders_trace_in_the_worker(apps_env: AppsEnv, tmp
     queue = f"hatch-otel-celery-{uuid.uuid4().hex[:8]}"
     env = {"QUEUE": queue}
     worker_log, send_log = tmp_path / "worker.log", tmp_path / "send.log"
-    worker_args = ["-m", "celery", "-A", "mqcelery.tasks", "worker", "--pool=solo", "-Q", queue,
+    worker_args = ["-m", "celery", "-A", "mqcelery.tasks", "worker", f"--pool={pool}", "-c", "1",
+                   "-Q", queue,
                    "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "info"]
     with running(apps_env, worker_args, receiver, env, worker_log) as worker:
         _wait_for_line(worker_log, " ready.", worker)

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-from . import report
+from . import process_metrics, report
 
 TRACER_PREFIX = "hatch_otel."
 
@@ -65,8 +65,12 @@ def configure(default_service_name: str, distro_version: str) -> None:
     _flush_on_sigterm(provider)
     metric_exporters = _exporter_names("OTEL_METRICS_EXPORTER")
     if metric_exporters:
-        threading.Thread(target=_configure_metrics, args=(res, metric_exporters),
-                         name="hatch-otel-metrics-setup", daemon=True).start()
+        setup = threading.Thread(target=_configure_metrics,
+                                 args=(res, metric_exporters, distro_version),
+                                 name="hatch-otel-metrics-setup", daemon=True)
+        setup.start()
+        if hasattr(os, "register_at_fork"):  # see LazyOtlpSpanExporter.__init__
+            os.register_at_fork(before=lambda: setup.join(timeout=10))
 
 
 def _flush_on_sigterm(provider: TracerProvider) -> None:
@@ -117,6 +121,11 @@ class LazyOtlpSpanExporter(SpanExporter):
     def __init__(self) -> None:
         self._exporter: SpanExporter | None = None
         self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            # A fork (Celery's prefork pool, gunicorn) while a thread imports the exporter
+            # would leave the child half-imported modules (`requests` without `Session`).
+            os.register_at_fork(before=self._lock.acquire, after_in_parent=self._lock.release,
+                                after_in_child=self._lock.release)
 
     def _get(self) -> SpanExporter:
         with self._lock:
@@ -149,7 +158,7 @@ class LazyOtlpSpanExporter(SpanExporter):
         return True if self._exporter is None else self._exporter.force_flush(timeout_millis)
 
 
-def _configure_metrics(res: Resource, exporters: list[str]) -> None:
+def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
     """Runs on a daemon thread: instruments made earlier through the API proxy attach to it."""
     try:
         from opentelemetry.sdk.metrics import MeterProvider
@@ -180,7 +189,9 @@ def _configure_metrics(res: Resource, exporters: list[str]) -> None:
                 continue
             readers.append(PeriodicExportingMetricReader(exporter))
         if readers:
-            metrics.set_meter_provider(MeterProvider(resource=res, metric_readers=readers))
+            provider = MeterProvider(resource=res, metric_readers=readers)
+            metrics.set_meter_provider(provider)
+            process_metrics.register(provider, version)
     except Exception:
         report.once("metrics-setup", "hatch-otel: metrics could not be set up; traces continue",
                     exc_info=True)
