@@ -221,3 +221,15 @@ def test_request_durations_arrive_as_a_histogram_in_seconds(greeter: str,
     assert point.attributes["http.response.status_code"] == 200
     assert point.count and point.count >= 1
     assert 0 < (point.sum or 0) < 5
+
+
+def test_runtime_telemetry_arrives_with_the_process_metrics(greeter: str,
+                                                            collector: OtlpReceiver):
+    metrics = collector.wait_for_metrics(lambda ms: {m.name for m in ms} >= {
+        "process.cpu.time", "process.memory.usage", "process.thread.count",
+        "cpython.gc.collections"})
+    cpu = next(m for m in metrics if m.name == "process.cpu.time")
+    assert (cpu.unit, cpu.kind) == ("s", "sum")
+    assert {p.attributes["cpu.mode"] for p in cpu.points} == {"user", "system"}
+    memory = next(m for m in metrics if m.name == "process.memory.usage")
+    assert memory.unit == "By" and memory.points[0].value > 10_000_000
