@@ -11,8 +11,7 @@ import contextlib
 import functools
 import os
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -184,49 +183,51 @@ def error_type(exc: BaseException) -> str:
 
 
 
-# -- HTTP clients --------------------------------------------------------------------------------
-class ClientCall:
-    """One outgoing HTTP request: its CLIENT span, the headers to send, its duration."""
+# -- captured HTTP headers -----------------------------------------------------------------------
+CAPTURE_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_"
+REDACTED_HEADER = "[REDACTED]"
 
-    __slots__ = ("attributes", "library", "span", "started")
 
-    def __init__(self, library: str, method: str, url: str) -> None:
-        from opentelemetry.trace import SpanKind
+@functools.cache
+def _header_names(variable: str) -> re.Pattern[str] | None:
+    """A comma-separated list of header names, each a case-insensitive regular expression
+    (a name that is not a valid expression is taken literally)."""
+    names = [n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()]
+    if not names:
+        return None
+    alternatives = []
+    for name in names:
+        try:
+            re.compile(name)
+        except re.error:
+            name = re.escape(name)
+        alternatives.append(f"(?:{name})")
+    return re.compile("|".join(alternatives), re.IGNORECASE)
 
-        self.library = library
-        self.attributes: dict[str, Any] = method_attributes(method)
-        self.attributes.update(server_address(url))
-        self.attributes["url.full"] = redact_url(url)
-        name = "HTTP" if "http.request.method_original" in self.attributes else (
-            self.attributes["http.request.method"])
-        self.span = tracer(library).start_span(name, kind=SpanKind.CLIENT,
-                                               attributes=self.attributes)
-        self.started = time.perf_counter()
 
-    def headers(self) -> dict[str, str]:
-        """traceparent (and whatever OTEL_PROPAGATORS adds) for this request."""
-        from opentelemetry import propagate
+def header_attributes(side: str, direction: str,
+                      headers: Iterable[tuple[Any, Any]]) -> dict[str, list[str]]:
+    """`http.{direction}.header.<name>` for the headers that
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_{SIDE}_{DIRECTION} names: none unless asked, as
+    headers carry credentials; values of the headers ..._SANITIZE_FIELDS names are redacted.
 
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=trace.set_span_in_context(self.span))
-        return carrier
+    `side` is "client" or "server", `direction` "request" or "response"; `headers` yields
+    (name, value) pairs, a repeated header once per value, and is read only when capturing.
+    """
+    wanted = _header_names(f"{CAPTURE_HEADERS}{side.upper()}_{direction.upper()}")
+    if wanted is None:
+        return {}
+    sanitize = _header_names(CAPTURE_HEADERS + "SANITIZE_FIELDS")
+    attributes: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        name = _text(raw_name).lower()
+        if wanted.fullmatch(name):
+            value = (REDACTED_HEADER if sanitize is not None and sanitize.fullmatch(name)
+                     else _text(raw_value))
+            attributes.setdefault(f"http.{direction}.header.{name}", []).append(value)
+    return attributes
 
-    def finish(self, status: int | None, exc: BaseException | None = None) -> None:
-        from opentelemetry.trace import Status, StatusCode
 
-        measured = {k: v for k, v in self.attributes.items()
-                    if k in ("http.request.method", "server.address", "server.port")}
-        if status is not None:
-            self.span.set_attribute("http.response.status_code", status)
-            measured["http.response.status_code"] = status
-        if exc is not None and status is None:
-            record_error(self.span, exc)
-            measured["error.type"] = error_type(exc)
-        elif status is not None and status >= 400:
-            self.span.set_attribute("error.type", str(status))
-            self.span.set_status(Status(StatusCode.ERROR))
-            measured["error.type"] = str(status)
-        self.span.end()
-        duration_histogram(self.library, "http.client.request.duration",
-                           "Duration of HTTP client requests.").record(
-            time.perf_counter() - self.started, measured)
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
+

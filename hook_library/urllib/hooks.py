@@ -1,4 +1,10 @@
-"""urllib.request: a CLIENT span around `urlopen`, with the trace context in its headers."""
+"""urllib.request: a CLIENT span around the project's own `urlopen` calls, with the trace
+context in the request's headers.
+
+One span for the whole call, redirects included; http.client underneath stays quiet. Other
+urllib.request traffic (openers, libraries) is traced by the http.client hooks when the project
+imports http.client, one span per request sent.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ import urllib.error
 import urllib.request
 
 from ..context import HookContext
-from ..semconv import ClientCall
+from ..http_client import ClientCall, Outcome
+
+SCOPE = "scope"
 
 
 def start_request(ctx: HookContext) -> None:
@@ -19,9 +27,13 @@ def start_request(ctx: HookContext) -> None:
         request.headers = dict(url.headers)
     else:
         return
+    if request.type not in ("http", "https"):  # file:, data:, ftp: are not HTTP requests
+        return
     data = ctx.get_param("data")
     method = request.get_method() if data is None else (request.method or "POST")
-    call = ClientCall("urllib", method, request.full_url)
+    call = ClientCall.start("urllib", method, request.full_url, request.header_items())
+    if call is None:
+        return
     for name, value in call.headers().items():
         request.add_header(name, value)
     if ctx.args:
@@ -29,16 +41,24 @@ def start_request(ctx: HookContext) -> None:
     else:
         ctx.kwargs["url"] = request
     ctx.set_data(call)
+    ctx.set_key_data(SCOPE, call.scope())
 
 
 def end_request(ctx: HookContext) -> None:
     call: ClientCall | None = ctx.get_data()
     if call is None:
         return
+    scope = ctx.get_key_data(SCOPE)
+    if scope is not None:
+        scope.close()
     exc = ctx.exception
     if isinstance(exc, urllib.error.HTTPError):
-        call.finish(exc.code)
+        call.finish(Outcome(exc.code, exc.headers.items() if exc.headers else (),
+                            getattr(exc.fp, "version", None)))  # fp: the http.client response
     elif exc is not None:
         call.finish(None, exc)
     else:
-        call.finish(getattr(ctx.return_value, "status", None))
+        response = ctx.return_value
+        call.finish(Outcome(getattr(response, "status", None),
+                            response.getheaders() if hasattr(response, "getheaders") else (),
+                            getattr(response, "version", None)))
