@@ -1,7 +1,9 @@
 """sqlite3: connections opened at a woven `sqlite3.connect(...)` trace every statement.
 
-The hook passes a `factory` (a subclass of the one asked for), so the connection is still a
-`sqlite3.Connection` and its cursors still `sqlite3.Cursor`s.
+sqlite3's classes are C types, so nothing is patched in place: the hook passes a `factory`, a
+subclass of the connection class asked for, whose cursors are traced subclasses of the cursor
+classes asked for (`dbapi.cursor_class`). isinstance checks still pass, and the tracing itself
+is the DB-API code the PostgreSQL drivers share.
 """
 
 from __future__ import annotations
@@ -9,92 +11,67 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-import time
-from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.trace import SpanKind
-
-from .. import semconv
+from .. import dbapi
 from ..context import HookContext
 
 LIBRARY = "sqlite3"
+FACTORY_POSITION = 5
+"""sqlite3.connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)"""
+
+
+def _connection_attributes(connection: Any) -> dict[str, Any]:
+    namespace = getattr(connection, "hatch_otel_namespace", "")
+    return {"db.namespace": namespace} if namespace else {}
+
+
+DRIVER = dbapi.Driver(LIBRARY, "sqlite", _connection_attributes)
 
 
 def trace_connection(ctx: HookContext) -> None:
-    """Before `sqlite3.connect(database, ..., factory=...)`."""
-    factory = ctx.kwargs.get("factory", sqlite3.Connection)
-    if len(ctx.args) > 4:  # factory given by position: leave the call as written
+    """Before `sqlite3.connect(...)`: ask for a traced subclass of the connection class."""
+    if len(ctx.args) > FACTORY_POSITION:  # factory given by position: leave the call as written
         return
+    factory = ctx.kwargs.get("factory", sqlite3.Connection)
     if isinstance(factory, type) and issubclass(factory, sqlite3.Connection):
         ctx.kwargs["factory"] = _traced_connection(factory)
 
 
+def _namespace(database: Any) -> str:
+    """db.namespace: the database file (or `:memory:`) as the application named it."""
+    try:
+        return os.fsdecode(database)
+    except TypeError:
+        return ""
+
+
 @functools.cache
 def _traced_connection(base: type[sqlite3.Connection]) -> type[sqlite3.Connection]:
+    if getattr(base, "hatch_otel_instrumented", False):
+        return base
+
     class TracedConnection(base):  # type: ignore[valid-type, misc]
+        __slots__ = ("hatch_otel_namespace",)
         hatch_otel_instrumented = True
 
         def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
             super().__init__(database, *args, **kwargs)
-            self.hatch_otel_namespace = os.fsdecode(database) if database else ""
+            self.hatch_otel_namespace = _namespace(database)
 
-        def cursor(self, factory: Any = sqlite3.Cursor) -> sqlite3.Cursor:
-            return super().cursor(_traced_cursor(factory))
+        def cursor(self, factory: Any = sqlite3.Cursor) -> Any:
+            return super().cursor(dbapi.cursor_class(DRIVER, factory))
 
-        def execute(self, *args: Any) -> sqlite3.Cursor:
+        # The C shortcuts make a plain cursor without calling `cursor()`.
+        def execute(self, *args: Any) -> Any:
             return self.cursor().execute(*args)
 
-        def executemany(self, *args: Any) -> sqlite3.Cursor:
+        def executemany(self, *args: Any) -> Any:
             return self.cursor().executemany(*args)
 
-        def executescript(self, *args: Any) -> sqlite3.Cursor:
+        def executescript(self, *args: Any) -> Any:
             return self.cursor().executescript(*args)
 
     TracedConnection.__name__ = TracedConnection.__qualname__ = base.__name__
+    TracedConnection.__module__ = base.__module__
     return TracedConnection
-
-
-@functools.cache
-def _traced_cursor(base: type[sqlite3.Cursor]) -> type[sqlite3.Cursor]:
-    class TracedCursor(base):  # type: ignore[valid-type, misc]
-        execute = _statement(base.execute)
-        executemany = _statement(base.executemany)
-        executescript = _statement(base.executescript)
-
-    TracedCursor.__name__ = TracedCursor.__qualname__ = base.__name__
-    return TracedCursor
-
-
-def _statement(method: Callable[..., Any]) -> Callable[..., Any]:
-    def traced(self: sqlite3.Cursor, sql: str, *args: Any) -> Any:
-        operation = semconv.sql_operation(sql)
-        collection = semconv.sql_collection(sql)
-        attributes: dict[str, Any] = {"db.system.name": "sqlite",
-                                      "db.query.text": semconv.sanitize_sql(sql)}
-        namespace = getattr(self.connection, "hatch_otel_namespace", "")
-        if namespace:
-            attributes["db.namespace"] = namespace
-        if operation:
-            attributes["db.operation.name"] = operation
-        if collection:
-            attributes["db.collection.name"] = collection
-        span = semconv.tracer(LIBRARY).start_span(
-            semconv.db_span_name(operation, collection, "sqlite"), kind=SpanKind.CLIENT,
-            attributes=attributes)
-        started = time.perf_counter()
-        measured = {k: v for k, v in attributes.items() if k != "db.query.text"}
-        try:
-            return method(self, sql, *args)
-        except BaseException as exc:
-            semconv.record_error(span, exc)
-            measured["error.type"] = type(exc).__qualname__
-            raise
-        finally:
-            span.end()
-            semconv.duration_histogram(LIBRARY, "db.client.operation.duration",
-                                       "Duration of database client operations.").record(
-                time.perf_counter() - started, measured)
-
-    traced.__name__ = method.__name__
-    return traced
