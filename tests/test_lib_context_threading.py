@@ -17,14 +17,9 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from opentelemetry import trace
 
-tracer = trace.get_tracer("shop")
-
-
-def child(name):
-    with tracer.start_as_current_span(name):
-        pass
+def child(label):
+    pass
 
 
 class Worker(threading.Thread):
@@ -32,30 +27,43 @@ class Worker(threading.Thread):
         child("subclass")
 
 
-async def work(name):
+async def work(label):
     await asyncio.sleep(0.01)
-    child(name)
+    child(label)
 
 
-async def handle():
-    with tracer.start_as_current_span("request"):
-        await asyncio.gather(work("task-a"), work("task-b"))
-        await asyncio.get_running_loop().run_in_executor(None, child, "executor")
+async def request():
+    await asyncio.gather(work("task-a"), work("task-b"))
+    await asyncio.get_running_loop().run_in_executor(None, child, "executor")
+
+
+def parent(pool):
+    thread = threading.Thread(target=child, args=("thread",))
+    thread.start()
+    thread.join()
+    worker = Worker()
+    worker.start()
+    worker.join()
+    pool.submit(child, "submit").result()
+    list(pool.map(child, ["map"]))
 
 
 def main():
     with ThreadPoolExecutor(max_workers=1) as pool:
-        with tracer.start_as_current_span("parent"):
-            thread = threading.Thread(target=child, args=("thread",))
-            thread.start()
-            thread.join()
-            worker = Worker()
-            worker.start()
-            worker.join()
-            pool.submit(child, "submit").result()
-            list(pool.map(child, ["map"]))
+        parent(pool)
         pool.submit(child, "outside").result()  # the same pool thread, and no parent now
-    asyncio.run(handle())
+    asyncio.run(request())
+'''
+TABLE = '''
+[[tool.hatch.build.hooks.otel.trace]]
+function = "ctxthreads.app:child"
+span-name = "{label}"
+
+[[tool.hatch.build.hooks.otel.trace]]
+function = "ctxthreads.app:parent"
+
+[[tool.hatch.build.hooks.otel.trace]]
+function = "ctxthreads.app:request"
 '''
 NAMES = ("parent", "thread", "subclass", "submit", "map", "outside", "request", "task-a",
          "task-b", "executor")
@@ -75,7 +83,7 @@ def _run(apps_env: AppsEnv, tmp_path: Path, receiver: OtlpReceiver,
 def test_threads_pools_and_tasks_keep_the_parent_span(apps_env: AppsEnv, tmp_path: Path,
                                                        receiver: OtlpReceiver):
     project = write_project(tmp_path / "project", "ctxthreads",
-                            {"__init__.py": "", "app.py": APP})
+                            {"__init__.py": "", "app.py": APP}, otel_table=TABLE)
     wheel, _ = build_wheel(project, tmp_path / "dist")
     apps_env.install_wheel(wheel)
 

@@ -23,17 +23,44 @@ import os
 import time
 
 import pika
-from opentelemetry import metrics, trace
+from opentelemetry import metrics
 
 QUEUE = os.environ["QUEUE"]
-tracer = trace.get_tracer("shop")
+PARAMETERS = pika.ConnectionParameters(
+    "127.0.0.1", 5672, credentials=pika.PlainCredentials("guest", "guest"))
+
+
+def telemetry_started():
+    """Traced (see TABLE): the runtime's first span sets the SDK up."""
+
+
+def wait_for_metrics():
+    """This run is short, and measurements made before the metrics setup (in the background)
+    ends are lost."""
+    telemetry_started()
+    deadline = time.monotonic() + 10
+    while (type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
+
+
+def checkout(channel, properties):
+    channel.basic_publish("", QUEUE, b"order-1", properties)
+    channel.basic_publish(exchange="", routing_key=QUEUE, body=b"boom")
+
+
+def checkout_one(channel):
+    channel.basic_publish("", QUEUE, b"order-2")
+
+
+def handle(body):
+    if body == b"boom":
+        raise ValueError("cannot handle boom")
 
 
 def main():
-    while type(metrics.get_meter_provider()).__name__ != "MeterProvider":
-        time.sleep(0.05)  # metrics are set up in the background; this run is short
-    connection = pika.BlockingConnection(pika.ConnectionParameters(
-        "127.0.0.1", 5672, credentials=pika.PlainCredentials("guest", "guest")))
+    wait_for_metrics()
+    connection = pika.BlockingConnection(PARAMETERS)
     channel = connection.channel()
     channel.queue_declare(QUEUE, auto_delete=True)
     received = []
@@ -41,15 +68,11 @@ def main():
     def on_message(ch, method, properties, body):
         received.append(body)
         ch.basic_ack(method.delivery_tag)
-        with tracer.start_as_current_span("handle"):
-            if body == b"boom":
-                raise ValueError("cannot handle boom")
+        handle(body)
 
     channel.basic_consume(QUEUE, on_message)
     properties = pika.BasicProperties(message_id="m-1", correlation_id="c-1")
-    with tracer.start_as_current_span("checkout"):
-        channel.basic_publish("", QUEUE, b"order-1", properties)
-        channel.basic_publish(exchange="", routing_key=QUEUE, body=b"boom")
+    checkout(channel, properties)
     print("caller's headers:", properties.headers, flush=True)
     while len(received) < 2:
         try:
@@ -57,23 +80,66 @@ def main():
         except ValueError:
             pass
     connection.close()
+
+
+def main_select():
+    def on_open(connection):
+        connection.channel(on_open_callback=on_channel)
+
+    def on_channel(channel):
+        channel.queue_declare(QUEUE, auto_delete=True, callback=lambda _: on_declared(channel))
+
+    def on_declared(channel):
+        channel.basic_consume(QUEUE, on_message)
+        checkout_one(channel)
+
+    def on_message(channel, method, properties, body):
+        channel.basic_ack(method.delivery_tag)
+        handle(body)
+        channel.connection.close()
+
+    connection = pika.SelectConnection(PARAMETERS, on_open_callback=on_open,
+                                       on_close_callback=lambda *_: connection.ioloop.stop())
+    connection.ioloop.start()
+'''
+TABLE = '''
+[[tool.hatch.build.hooks.otel.trace]]
+function = "mqpika.app:checkout*"
+
+[[tool.hatch.build.hooks.otel.trace]]
+function = "mqpika.app:handle"
+
+[[tool.hatch.build.hooks.otel.trace]]
+function = "mqpika.app:telemetry_started"
 '''
 
 
-def test_publish_and_consume_share_one_trace(apps_env: AppsEnv, tmp_path: Path,
-                                             receiver: OtlpReceiver):
+@pytest.fixture(scope="module")
+def installed(apps_env: AppsEnv, tmp_path_factory: pytest.TempPathFactory) -> AppsEnv:
     require_service("RabbitMQ", 5672)
     apps_env.require(PIKA)
-    project = write_project(tmp_path / "project", "mqpika", {"__init__.py": "", "app.py": APP},
-                            dependencies=("pika",))
-    wheel, _ = build_wheel(project, tmp_path / "dist")
+    root = tmp_path_factory.mktemp("mqpika")
+    project = write_project(root / "project", "mqpika", {"__init__.py": "", "app.py": APP},
+                            dependencies=("pika",), otel_table=TABLE)
+    wheel, _ = build_wheel(project, root / "dist")
     apps_env.install_wheel(wheel)
+    return apps_env
+
+
+def _run(apps_env: AppsEnv, main: str, tmp_path: Path, receiver: OtlpReceiver) -> tuple[str, str]:
+    """Runs `mqpika.app.<main>()` on a queue of its own; returns the queue and the output."""
     queue = f"hatch-otel-pika-{uuid.uuid4().hex[:8]}"
     log = tmp_path / "app.log"
-    with running(apps_env, ["-c", "from mqpika.app import main; main()"], receiver,
+    with running(apps_env, ["-c", f"from mqpika.app import {main}; {main}()"], receiver,
                  {"QUEUE": queue}, log) as process:
         assert process.wait(timeout=30) == 0, log.read_text()
-    assert "caller's headers: None" in log.read_text()  # the app's properties stay untouched
+    return queue, log.read_text()
+
+
+def test_publish_and_consume_share_one_trace(installed: AppsEnv, tmp_path: Path,
+                                             receiver: OtlpReceiver):
+    queue, output = _run(installed, "main", tmp_path, receiver)
+    assert "caller's headers: None" in output  # the app's properties stay untouched
 
     spans = receiver.wait_for_spans(lambda s: sum(x.name == "handle" for x in s) == 2)
     by_id = {s.span_id: s for s in spans}
@@ -109,6 +175,7 @@ def test_publish_and_consume_share_one_trace(apps_env: AppsEnv, tmp_path: Path,
                       s.parent_span_id == consumer.span_id)
         assert handle.trace_id == checkout.trace_id
     failed = next(c for c in consumers if c.status_code == "ERROR")
+    assert [e.name for e in failed.events] == ["exception"]
     assert failed.attributes["error.type"] == "ValueError"
     assert by_id[failed.parent_span_id or ""].attributes.get("messaging.message.id") is None
 
@@ -122,3 +189,18 @@ def test_publish_and_consume_share_one_trace(apps_env: AppsEnv, tmp_path: Path,
     assert units["messaging.client.sent.messages"] == "{message}"
     sent = next(m for m in metrics if m.name == "messaging.client.sent.messages")
     assert sent.points[0].attributes["messaging.destination.name"] == queue
+
+
+def test_the_core_channel_of_the_asynchronous_adapters(installed: AppsEnv, tmp_path: Path,
+                                                       receiver: OtlpReceiver):
+    queue, _ = _run(installed, "main_select", tmp_path, receiver)
+    spans = receiver.wait_for_spans(lambda s: any(x.name == "handle" for x in s))
+    checkout, handle = (next(s for s in spans if s.name == name)
+                        for name in ("checkout_one", "handle"))
+    producer, consumer = (next(s for s in spans if s.kind == kind)
+                          for kind in ("PRODUCER", "CONSUMER"))
+    assert len(spans) == 4
+    assert (producer.name, producer.parent_span_id) == (f"publish {queue}", checkout.span_id)
+    assert (consumer.name, consumer.parent_span_id) == (f"process {queue}", producer.span_id)
+    assert handle.parent_span_id == consumer.span_id
+    assert len({s.trace_id for s in spans}) == 1
