@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from e2e import Env, fresh_env, run
-from hatch_otel.receiver import OtlpReceiver
+from hatch_otel.receiver import OtlpReceiver, ReceivedMetric, ReceivedPoint, ReceivedSpan
 
 REQUIRE_SERVICES = os.environ.get("HATCH_OTEL_REQUIRE_SERVICES") == "1"
 BASE_REQUIREMENTS = ("opentelemetry-api", "opentelemetry-sdk",
@@ -130,3 +131,48 @@ def running(apps: AppsEnv, args: list[str], collector: OtlpReceiver,
             process.kill()
         if log:
             output.close()  # type: ignore[union-attr]
+
+
+# -- HTTP servers (tests/test_lib_servers_*.py) ---------------------------------------------------
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+"""An incoming W3C trace context: server spans must continue trace 0af7... under span b7ad..."""
+
+
+@contextmanager
+def serving_app(apps: AppsEnv, args: list[str], collector: OtlpReceiver, port: int,
+                env: Mapping[str, str] | None = None, log: Path | None = None
+                ) -> Iterator[subprocess.Popen[bytes]]:
+    """`running(...)` until the server answers on 127.0.0.1:port and its metrics arrive (the
+    runtime sets its meter provider up in the background: measurements made before that are
+    lost), with the receiver cleared."""
+    from e2e import get, wait_for_http
+
+    url = f"http://127.0.0.1:{port}/"
+    with running(apps, args, collector, env, log) as process:
+        wait_for_http(url, process, log or Path(os.devnull))
+        deadline = time.monotonic() + 15
+        while not collector.metrics and time.monotonic() < deadline:
+            get(url)
+            time.sleep(0.2)
+        collector.clear()
+        yield process
+
+
+def server_spans(collector: OtlpReceiver, *paths: str) -> dict[str, ReceivedSpan]:
+    """The one SERVER span of each request path (failing when a path got none or several)."""
+    def found(spans: list[ReceivedSpan]) -> bool:
+        return all(any(s.attributes.get("url.path") == p for s in spans) for p in paths)
+
+    spans = [s for s in collector.wait_for_spans(found) if s.kind == "SERVER"]
+    by_path = {p: [s for s in spans if s.attributes.get("url.path") == p] for p in paths}
+    assert all(len(v) == 1 for v in by_path.values()), by_path
+    return {p: v[0] for p, v in by_path.items()}
+
+
+def duration_points(collector: OtlpReceiver, route: str) -> list[ReceivedPoint]:
+    """http.server.request.duration points (unit s) recorded for `route`."""
+    def points(metrics: list[ReceivedMetric]) -> list[ReceivedPoint]:
+        return [p for m in metrics if m.name == "http.server.request.duration" and m.unit == "s"
+                for p in m.points if p.attributes.get("http.route") == route]
+
+    return points(collector.wait_for_metrics(lambda m: bool(points(m))))

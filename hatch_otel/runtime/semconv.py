@@ -11,7 +11,9 @@ import contextlib
 import functools
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
+from contextvars import Token
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -94,7 +96,8 @@ def server_address(url: str) -> dict[str, Any]:
 @functools.cache
 def excluded_urls(library: str) -> re.Pattern[str] | None:
     """OTEL_PYTHON_<LIB>_EXCLUDED_URLS or OTEL_PYTHON_EXCLUDED_URLS: comma-separated regexes."""
-    raw = (os.environ.get(f"OTEL_PYTHON_{library.upper()}_EXCLUDED_URLS")
+    variable = re.sub(r"[^A-Z0-9]", "_", library.upper())  # aiohttp-server: AIOHTTP_SERVER
+    raw = (os.environ.get(f"OTEL_PYTHON_{variable}_EXCLUDED_URLS")
            or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS", ""))
     patterns = [p.strip() for p in raw.split(",") if p.strip()]
     if not patterns:
@@ -231,3 +234,136 @@ def header_attributes(side: str, direction: str,
 def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
 
+
+# -- HTTP servers --------------------------------------------------------------------------------
+_SERVER_METRIC_ATTRIBUTES = ("http.request.method", "url.scheme", "network.protocol.version",
+                             "http.route", "http.response.status_code", "error.type")
+
+
+class ServerCall:
+    """One incoming HTTP request: its SERVER span and its duration measurement.
+
+    Every server hook (the WSGI and ASGI middlewares, aiohttp) describes its request through
+    this one class, so all report the same attributes the same way. Its methods never raise:
+    a failure is reported once and the request goes on.
+    """
+
+    __slots__ = ("attributes", "error", "finished", "library", "span", "started")
+
+    def __init__(self, library: str, method: str, headers: Iterable[tuple[str, str]], *,
+                 scheme: str, path: str, query: str, client: str | None,
+                 protocol: str | None, server: tuple[str, int | None] | None = None) -> None:
+        """Start the span: `headers` are the request's (name, value) pairs, `server` the
+        listening address, used when the request has no Host header."""
+        from opentelemetry import propagate
+        from opentelemetry.trace import SpanKind
+
+        pairs = list(headers)
+        carrier: dict[str, list[str]] = {}
+        for name, value in pairs:
+            carrier.setdefault(name.lower(), []).append(value)
+        attributes: dict[str, Any] = method_attributes(method)
+        attributes["url.scheme"] = scheme
+        attributes["url.path"] = path or "/"
+        if query:
+            attributes["url.query"] = redact_query(query)
+        attributes.update(_local_address(carrier.get("host", [None])[0], server, scheme))
+        if client:
+            attributes["client.address"] = client
+        if "user-agent" in carrier:
+            attributes["user_agent.original"] = carrier["user-agent"][0]
+        if protocol:
+            attributes["network.protocol.version"] = protocol
+        attributes.update(header_attributes("server", "request", pairs))
+        self.library = library
+        self.attributes = attributes
+        self.error: BaseException | None = None
+        self.finished = False
+        self.span = tracer(library).start_span(
+            self._method_name(), context=propagate.extract(carrier), kind=SpanKind.SERVER,
+            attributes=attributes)
+        self.started = time.perf_counter()
+
+    @classmethod
+    def start(cls, library: str, method: str, headers: Iterable[tuple[str, str]],
+              **request: Any) -> ServerCall | None:
+        """A new call, or None (reported once) when the request cannot be described."""
+        try:
+            return cls(library, method, headers, **request)
+        except Exception:
+            report.hook_failed(f"{library}: server span start")
+            return None
+
+    def _method_name(self) -> str:
+        return ("HTTP" if "http.request.method_original" in self.attributes
+                else self.attributes["http.request.method"])
+
+    def activate(self) -> Token[context.Context]:
+        """Make the span current; pass the token to `opentelemetry.context.detach`."""
+        return context.attach(trace.set_span_in_context(self.span))
+
+    def set_route(self, route: str) -> None:
+        """The matched route template: the span becomes `{method} {route}`."""
+        self.attributes["http.route"] = route
+        self.span.set_attribute("http.route", route)
+        self.span.update_name(f"{self._method_name()} {route}")
+
+    def respond(self, status: int, headers: Iterable[tuple[Any, Any]] = ()) -> None:
+        """The response status and headers, as the app starts its response."""
+        try:
+            self.attributes["http.response.status_code"] = status
+            self.span.set_attributes({"http.response.status_code": status,
+                                      **header_attributes("server", "response", headers)})
+        except Exception:
+            report.hook_failed(f"{self.library}: server response")
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        """End the span and record the duration, once; `exc` (or `error`) failed the request."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            self._finish(exc or self.error)
+        except Exception:
+            report.hook_failed(f"{self.library}: server span end")
+
+    def _finish(self, exc: BaseException | None) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        status = self.attributes.get("http.response.status_code")
+        if exc is not None:
+            record_error(self.span, exc)
+            self.attributes["error.type"] = error_type(exc)
+        elif isinstance(status, int) and status >= 500:
+            self.attributes["error.type"] = str(status)
+            self.span.set_attribute("error.type", str(status))
+            self.span.set_status(Status(StatusCode.ERROR))
+        self.span.end()
+        duration_histogram(self.library, "http.server.request.duration",
+                           "Duration of HTTP server requests.").record(
+            time.perf_counter() - self.started,
+            {k: self.attributes[k] for k in _SERVER_METRIC_ATTRIBUTES if k in self.attributes})
+
+
+def _local_address(host: str | None, server: tuple[str, int | None] | None,
+                   scheme: str) -> dict[str, Any]:
+    """server.address/port from the Host header (default port of the scheme), else the
+    listening address."""
+    address: str | None = None
+    port: int | None = None
+    if host:
+        try:
+            parts = urlsplit("//" + host)
+            address, port = parts.hostname, parts.port
+        except ValueError:
+            address = None
+        if address and port is None:
+            port = {"http": 80, "https": 443}.get(scheme)
+    elif server is not None:
+        address, port = server
+    attributes: dict[str, Any] = {}
+    if address:
+        attributes["server.address"] = address
+        if port:
+            attributes["server.port"] = port
+    return attributes
