@@ -280,7 +280,40 @@ def _describe_spans(spans: list[ReceivedSpan]) -> str:
 T = TypeVar("T")
 
 
-class OtlpReceiver:
+_ListeningT = TypeVar("_ListeningT", bound="_Listening")
+
+
+class _Listening:
+    """A receiver's life cycle: a context manager around start/stop, and its endpoint URL
+    (the base URL for OTEL_EXPORTER_OTLP_ENDPOINT; SDKs append the signal paths)."""
+
+    host: str
+    port: int
+
+    def start(self: _ListeningT) -> _ListeningT:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _ListeningT) -> _ListeningT:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+class OtlpReceiver(_Listening):
     """OTLP/HTTP receiver on a background thread, storing everything it is sent.
 
     Callbacks run on the request thread, before the exporter gets its answer.
@@ -336,22 +369,6 @@ class OtlpReceiver:
             self._thread.join()
             self._thread = None
 
-    def __enter__(self) -> OtlpReceiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        """Base URL for OTEL_EXPORTER_OTLP_ENDPOINT (signal paths are appended by SDKs)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     # -- stored data -----------------------------------------------------------------------
 
@@ -597,7 +614,7 @@ def grpc_available() -> bool:
     return importlib.util.find_spec("grpc") is not None
 
 
-class OtlpGrpcReceiver:
+class OtlpGrpcReceiver(_Listening):
     """OTLP/gRPC front end for SDKs set to `grpc`; it stores into an OtlpReceiver."""
 
     def __init__(self, sink: OtlpReceiver, host: str = "127.0.0.1", port: int = 4317) -> None:
@@ -662,22 +679,6 @@ class OtlpGrpcReceiver:
             self._server.stop(grace=None).wait()
             self._server = None
 
-    def __enter__(self) -> OtlpGrpcReceiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        """URL for OTEL_EXPORTER_OTLP_ENDPOINT with OTEL_EXPORTER_OTLP_PROTOCOL=grpc."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
 
 # -- trace trees -----------------------------------------------------------------------------
