@@ -65,3 +65,61 @@ def test_a_disabled_instrumentation_is_left_out(sample_env: Env, tmp_path: Path)
                                          timeout=5)
     assert {s.scope for s in spans} == {"hatch_otel.flask"}
     assert len([s for s in spans if s.name == "GET /greet"]) == 3
+
+
+OWN_SETUP = '''
+import sqlite3
+import sys
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+
+def main():
+    provider = TracerProvider(resource=Resource.create({"service.name": "own-setup"}))
+    exporter = OTLPSpanExporter(endpoint=sys.argv[1] + "/v1/traces")
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    sqlite3.connect(":memory:").execute("SELECT 1")
+    provider.shutdown()
+'''
+
+
+def test_an_app_that_configures_opentelemetry_itself_keeps_its_own_setup(
+        apps_env, tmp_path: Path, receiver: OtlpReceiver):
+    from apps import build_wheel, running, write_project
+
+    project = write_project(tmp_path / "project", "ownsetup",
+                            {"__init__.py": "", "app.py": OWN_SETUP})
+    wheel, _ = build_wheel(project, tmp_path / "dist")
+    apps_env.install_wheel(wheel)
+    with OtlpReceiver() as own, running(
+            apps_env, ["-c", "from ownsetup.app import main; main()", own.endpoint],
+            receiver, log=tmp_path / "app.log") as process:
+        assert process.wait(timeout=30) == 0, (tmp_path / "app.log").read_text()
+        [span] = own.wait_for_spans(1)
+    assert (span.name, span.resource["service.name"]) == ("SELECT", "own-setup")
+    assert span.scope == "hatch_otel.sqlite3"
+    assert receiver.spans == []  # the OTEL_* endpoint the woven runtime would have used
+    assert "Overriding of current TracerProvider" not in (tmp_path / "app.log").read_text()
+
+
+def test_under_opentelemetry_instrument_the_woven_hooks_stand_down(
+        sample_build: tuple[Path, str], tmp_path: Path):
+    env = fresh_env(tmp_path / "venv")
+    env.pip_install(str(sample_build[0]), "opentelemetry-distro",
+                    "opentelemetry-instrumentation-flask")
+    with OtlpReceiver() as collector:
+        log = _greet_twice(env, tmp_path, {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "OTEL_SERVICE_NAME": "greeter", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+            command=[str(env.bin / "opentelemetry-instrument"), str(env.bin / "greeter")])
+        spans = collector.wait_for_spans(lambda s: len([x for x in s if x.kind == "SERVER"]) >= 4)
+    servers = [s for s in spans if s.kind == "SERVER"]
+    assert len([s for s in servers if s.name == "GET /greet"]) == 3  # one per request, not two
+    assert {s.scope for s in servers} == {"opentelemetry.instrumentation.flask"}
+    assert not [s for s in spans if s.scope.startswith("hatch_otel.")]
+    assert log.count("running under opentelemetry-instrument") == 1

@@ -47,12 +47,13 @@ def _bindings(package: str, project: str, version: str,
               rules: Mapping[str, Mapping[str, Any]]) -> dict[str, trampolines.Binding]:
     from opentelemetry import trace
 
-    from . import sdk
+    from . import tracing
     from .spans import TracePolicy
 
     under_peer_agent = PEER_AGENT in sys.modules
-    if not sdk.provider_already_set():
-        sdk.configure(project, version)
+    tracing.flush_on_sigterm()  # whoever configured the provider, spans survive `docker stop`
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        tracing.configure_on_first_span(lambda: _configure_sdk(project, version))
     elif under_peer_agent:
         report.once("peer", "hatch-otel: running under opentelemetry-instrument; its "
                     "instrumentations are used and the woven library hooks stay off")
@@ -66,7 +67,7 @@ def _bindings(package: str, project: str, version: str,
         if rule.get("span") is not None:
             spec = rule["span"]
             policy = TracePolicy(
-                trace.get_tracer(sdk.TRACER_PREFIX + library, version),
+                tracing.tracer(library, version),
                 name=spec["name"],
                 kind=spec["kind"],
                 attributes=spec["attributes"],
@@ -80,6 +81,12 @@ def _bindings(package: str, project: str, version: str,
         else:
             bindings[rule_id] = binding
     return bindings
+
+
+def _configure_sdk(project: str, version: str) -> None:
+    from . import sdk
+
+    sdk.configure(project, version)
 
 
 def _module_hook(binding: trampolines.Binding) -> imports.ModuleHook:

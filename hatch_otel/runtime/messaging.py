@@ -21,7 +21,7 @@ from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Link, SpanKind
 
-from . import semconv
+from . import semconv, tracing
 
 METRIC_ATTRIBUTES = ("messaging.system", "messaging.operation.name", "messaging.operation.type",
                      "messaging.destination.name", "server.address", "server.port",
@@ -47,7 +47,7 @@ _OPERATION = context.create_key("hatch-otel-messaging-operation")
 
 @functools.cache
 def _counter(library: str, name: str, description: str) -> Any:
-    return metrics.get_meter(semconv.SCOPE_PREFIX + library).create_counter(
+    return metrics.get_meter(tracing.SCOPE_PREFIX + library).create_counter(
         name, unit="{message}", description=description)
 
 

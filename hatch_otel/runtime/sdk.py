@@ -1,15 +1,13 @@
 """Configure the OpenTelemetry SDK from the standard OTEL_* variables, once per process.
 
-The app's own configuration wins: when a tracer provider is already set (the app did it, or it
-runs under opentelemetry-instrument), nothing here replaces it. The OTLP exporters are imported
-on first export, on the export thread, and metrics are set up on a background thread, so the
-app's start-up pays for the SDK alone.
+Called on the runtime's first span (see tracing.py), and only when no tracer provider is set:
+the app's own configuration, or opentelemetry-instrument's, always wins. The OTLP exporters are
+imported on first export, on the export thread, and metrics are set up on a background thread.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -26,12 +24,6 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from . import process_metrics, report
-
-TRACER_PREFIX = "hatch_otel."
-
-
-def provider_already_set() -> bool:
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def resource(default_service_name: str, distro_version: str) -> Resource:
@@ -62,7 +54,6 @@ def configure(default_service_name: str, distro_version: str) -> None:
             report.once(f"exporter:{name}", "hatch-otel: OTEL_TRACES_EXPORTER=%s is not "
                         "supported (use otlp, console or none); ignored", name)
     trace.set_tracer_provider(provider)
-    _flush_on_sigterm(provider)
     metric_exporters = _exporter_names("OTEL_METRICS_EXPORTER")
     if metric_exporters:
         setup = threading.Thread(target=_configure_metrics,
@@ -71,26 +62,6 @@ def configure(default_service_name: str, distro_version: str) -> None:
         setup.start()
         if hasattr(os, "register_at_fork"):  # see LazyOtlpSpanExporter.__init__
             os.register_at_fork(before=lambda: setup.join(timeout=10))
-
-
-def _flush_on_sigterm(provider: TracerProvider) -> None:
-    """`docker stop` sends SIGTERM, which skips atexit: flush first, then die as before.
-
-    Only when SIGTERM still has its default action; an app's own handler is left alone.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def flush_then_terminate(signum: int, frame: object) -> None:
-        signal.signal(signum, signal.SIG_DFL)
-        try:
-            provider.force_flush(timeout_millis=2000)
-        finally:
-            os.kill(os.getpid(), signum)
-
-    signal.signal(signal.SIGTERM, flush_then_terminate)
 
 
 def _exporter_names(variable: str) -> list[str]:

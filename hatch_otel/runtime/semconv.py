@@ -19,9 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import context, metrics, trace
 
-from . import report
+from . import report, tracing
 
-SCOPE_PREFIX = "hatch_otel."
 REDACTED = "REDACTED"
 SENSITIVE_QUERY_KEYS = frozenset(
     {"awsaccesskeyid", "signature", "sig", "x-goog-signature", "x-amz-signature",
@@ -35,14 +34,14 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 
                     10.0)
 
 
-@functools.cache
 def tracer(library: str) -> trace.Tracer:
-    return trace.get_tracer(SCOPE_PREFIX + library)
+    """The tracer of one instrumentation (its first span sets up the SDK if nobody did)."""
+    return tracing.tracer(library)
 
 
 @functools.cache
 def duration_histogram(library: str, name: str, description: str) -> Any:
-    meter = metrics.get_meter(SCOPE_PREFIX + library)
+    meter = metrics.get_meter(tracing.SCOPE_PREFIX + library)
     return meter.create_histogram(name, unit="s", description=description,
                                   explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS))
 
@@ -139,8 +138,9 @@ def suppressed(kind: str) -> bool:
 
 # -- databases -----------------------------------------------------------------------------------
 _SQL_LITERAL = re.compile(
-    r"[xX]'[0-9a-fA-F]*'|'(?:[^']|'')*'|(?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b"
-    r"|\b(?:TRUE|FALSE|true|false)\b"
+    r"[xX]'[0-9a-fA-F]*'|[eE]?'(?:[^'\\]|''|\\.)*'|\$([A-Za-z_]\w*|)\$.*?\$\1\$"
+    r"|(?<![\w.$])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b|\b(?:TRUE|FALSE|true|false)\b",
+    re.S,
 )
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _SQL_COLLECTION = re.compile(
