@@ -56,7 +56,7 @@ def _serve(apps_env: AppsEnv, tmp_path: Path, source: str, collector: OtlpReceiv
            path: str) -> tuple[int, str]:
     project = write_project(tmp_path / "project", "stdserver",
                             {"__init__.py": "", "server.py": source})
-    wheel, output = build_wheel(project, tmp_path / "dist")
+    wheel, _ = build_wheel(project, tmp_path / "dist")
     apps_env.install_wheel(wheel)
     port = free_port()
     log = tmp_path / "server.log"

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 
 SCOPE_PREFIX = "hatch_otel."
 _pending: Callable[[], None] | None = None
@@ -66,8 +66,8 @@ def tracer(library: str, version: str | None = None) -> LazyTracer:
 
 
 def flush_on_sigterm() -> None:
-    """`docker stop` sends SIGTERM, which skips atexit: flush the spans first, then die as
-    before. Only when SIGTERM still has its default action; an app's own handler wins."""
+    """`docker stop` sends SIGTERM, which skips atexit: flush spans and metrics first, then
+    die as before. Only when SIGTERM still has its default action; an app's own handler wins."""
     if threading.current_thread() is not threading.main_thread():
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
@@ -76,9 +76,10 @@ def flush_on_sigterm() -> None:
     def flush_then_terminate(signum: int, frame: object) -> None:
         signal.signal(signum, signal.SIG_DFL)
         try:
-            flush = getattr(trace.get_tracer_provider(), "force_flush", None)
-            if flush is not None:
-                flush(2000)
+            for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+                flush = getattr(provider, "force_flush", None)
+                if flush is not None:
+                    flush(2000)
         finally:
             os.kill(os.getpid(), signum)
 

@@ -7,14 +7,12 @@ SERVER span covers each request with its method, path and status.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry import context, propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import context
 
 from .. import semconv
 from ..context import HookContext
@@ -37,7 +35,9 @@ def traced_handler(handler: type[BaseHTTPRequestHandler]) -> type[BaseHTTPReques
                if name.startswith("do_") and callable(getattr(handler, name))}
 
     def send_response(self: Any, code: int, message: str | None = None) -> None:
-        self.hatch_otel_status = code
+        call = getattr(self, "hatch_otel_call", None)
+        if call is not None:
+            call.respond(code)
         handler.send_response(self, code, message)
 
     return type(handler.__name__, (handler,), {
@@ -49,64 +49,26 @@ def traced_handler(handler: type[BaseHTTPRequestHandler]) -> type[BaseHTTPReques
 def _traced(method: Callable[[Any], None]) -> Callable[[Any], None]:
     @functools.wraps(method)
     def traced(self: Any) -> None:
-        parts = urlsplit(self.path)
         if semconv.is_excluded(LIBRARY, self.path):
             return method(self)
-        started = time.perf_counter()
-        attributes = semconv.method_attributes(self.command)
-        attributes.update(_attributes(self, parts.path or "/", parts.query))
-        span = semconv.tracer(LIBRARY).start_span(
-            attributes["http.request.method"], kind=SpanKind.SERVER, attributes=attributes,
-            context=propagate.extract(dict(self.headers.items())))
-        token = context.attach(trace.set_span_in_context(span))
-        self.hatch_otel_status = None
-        error: BaseException | None = None
+        parts = urlsplit(self.path)
+        version = self.request_version
+        call = semconv.ServerCall.start(
+            LIBRARY, self.command, self.headers.items(), scheme="http", path=parts.path,
+            query=parts.query, client=self.client_address[0],
+            protocol=version[5:] if version.startswith("HTTP/") else None,
+            server=tuple(self.server.server_address[:2]))
+        if call is None:
+            return method(self)
+        self.hatch_otel_call = call
+        token = call.activate()
         try:
             method(self)
         except BaseException as exc:
-            error = exc
+            call.finish(exc)
             raise
         finally:
             context.detach(token)
-            _finish(span, attributes, self.hatch_otel_status, error, started)
+        call.finish()
 
     return traced
-
-
-def _attributes(handler: Any, path: str, query: str) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"url.path": path, "url.scheme": "http"}
-    if query:
-        attributes["url.query"] = semconv.redact_query(query)
-    host = handler.headers.get("Host")
-    if host:
-        attributes.update(semconv.server_address(f"http://{host}"))
-    else:
-        address, port = handler.server.server_address[:2]
-        attributes.update({"server.address": str(address), "server.port": port})
-    attributes["client.address"] = handler.client_address[0]
-    agent = handler.headers.get("User-Agent")
-    if agent:
-        attributes["user_agent.original"] = agent
-    if handler.request_version.startswith("HTTP/"):
-        attributes["network.protocol.version"] = handler.request_version[5:]
-    return attributes
-
-
-def _finish(span: Any, attributes: dict[str, Any], status: int | None,
-            error: BaseException | None, started: float) -> None:
-    measured = {k: attributes[k] for k in ("http.request.method", "url.scheme",
-                                           "network.protocol.version") if k in attributes}
-    if status is not None:
-        span.set_attribute("http.response.status_code", status)
-        measured["http.response.status_code"] = status
-    if error is not None:
-        semconv.record_error(span, error)
-        measured["error.type"] = type(error).__qualname__
-    elif status is not None and status >= 500:
-        span.set_attribute("error.type", str(status))
-        span.set_status(Status(StatusCode.ERROR))
-        measured["error.type"] = str(status)
-    span.end()
-    semconv.duration_histogram(LIBRARY, "http.server.request.duration",
-                               "Duration of HTTP server requests.").record(
-        time.perf_counter() - started, measured)
