@@ -136,3 +136,27 @@ def test_the_bundled_hook_library_loads_and_every_rule_names_existing_hooks() ->
             for ref in (rule.before, rule.after):
                 if ref is not None:
                     assert f"def {ref.rsplit(':', 1)[1]}(" in hooks, (lib.name, ref)
+
+
+def test_exclude_and_disable_keep_files_and_libraries_unwoven(tmp_path: Path) -> None:
+    from hatch_otel.config import load
+    from hatch_otel.pipeline import Project, run
+
+    sources = {"shop/__init__.py": "", "shop/app.py": "import sqlite3\ndb = sqlite3.connect('a')\n",
+               "shop/migrations/m0001.py": "import sqlite3\ndb = sqlite3.connect('b')\n",
+               "shop/web.py": "from flask import Flask\napp = Flask(__name__)\n"}
+    files = []
+    for relative, text in sources.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        files.append(ProjectFile(path, relative))
+    outcome = run(Project(tmp_path, "shop", tuple(files), dependencies=("flask",)),
+                  load({"exclude": ["shop/migrations/**"], "disable": ["flask"]}, tmp_path))
+    woven = {w.module.module: w.woven.decode() for w in outcome.woven}
+    assert "_hatch_otel.at(\"sqlite3.connect\"" in woven["shop.app"]
+    assert "shop.migrations.m0001" not in woven
+    assert "_hatch_otel.at" not in woven.get("shop.web", "")
+    flask = next(d for d in outcome.plan.decisions if d.library == "flask")
+    assert (flask.selected, flask.reason) == (
+        False, "disabled by configuration (tool.hatch.build.targets.wheel.hooks.otel.disable)")
