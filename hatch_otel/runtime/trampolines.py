@@ -30,6 +30,7 @@ class SpanPolicy(Protocol):
     def activate(self, ctx: HookContext) -> object: ...
     def deactivate(self, token: object) -> None: ...
     def finish(self, ctx: HookContext) -> None: ...
+    def lean(self, function: Callable[..., Any]) -> Callable[..., Any] | None: ...
 
 
 class Binding:
@@ -115,7 +116,10 @@ class Binding:
         elif inspect.isgeneratorfunction(function):
             wrapper = _generator_wrapper(self, function)
         else:
-            wrapper = _function_wrapper(self, function)
+            lean = None
+            if self.span is not None and self.before is None and self.after is None:
+                lean = self.span.lean(function)
+            wrapper = lean or _function_wrapper(self, function)
         return functools.update_wrapper(wrapper, function)  # type: ignore[return-value]
 
 
