@@ -20,16 +20,17 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, QualifiedNameProvider
 
 from .cache import NO_CACHE, Cache
 from .errors import SourceProblem
+from .names import Aliases, unambiguous_aliases
 from .rules import Rule
 
 RUNTIME_ALIAS = "_hatch_otel"
@@ -88,8 +89,25 @@ def weave_source(source: str, unit: ModuleInput) -> WeaveResult:
         ) from None
     if _header_ignores_file(module):
         return WeaveResult(source)
-    weaver = _Weaver(unit, _header_ignores_first_statement(module))
-    woven = MetadataWrapper(module).visit(weaver)
+    targets = [r.target for r in unit.rules if r.join_point == "call"] + [
+        r.decorator for r in unit.rules if r.decorator is not None]
+    aliases = unambiguous_aliases(source, unit.module, targets) if targets else Aliases({})
+    first_ignored = _header_ignores_first_statement(module)
+    metadata = MetadataWrapper(module, unsafe_skip_copy=True)  # parsed here: ours to keep
+    positions = metadata.resolve(PositionProvider)
+    if aliases is not None:
+        resolve = aliases.resolve
+    else:  # a name means different things in different scopes: libcst's analysis decides
+        qualified = metadata.resolve(QualifiedNameProvider)
+
+        def resolve(expression: cst.BaseExpression) -> set[str]:
+            names = qualified.get(expression, ())
+            if callable(names):  # libcst computes qualified names lazily
+                names = names()
+            return {q.name for q in names}
+
+    weaver = _Weaver(unit, first_ignored, positions, resolve)
+    woven = module.visit(weaver)
     sites = list(weaver.sites)
     if not sites and not unit.bootstrap:
         return WeaveResult(source, ignored=tuple(weaver.ignored))
@@ -234,10 +252,13 @@ class _Scope:
 class _Weaver(cst.CSTTransformer):
     """The call-site and function-entry passes over one module."""
 
-    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider)
 
-    def __init__(self, unit: ModuleInput, first_statement_ignored: bool) -> None:
+    def __init__(self, unit: ModuleInput, first_statement_ignored: bool,
+                 positions: Mapping[cst.CSTNode, CodeRange],
+                 resolve: Callable[[cst.BaseExpression], set[str]]) -> None:
         super().__init__()
+        self.positions = positions
+        self.resolve_names = resolve
         self.unit = unit
         self.call_rules = [r for r in unit.rules if r.join_point == "call"]
         self.function_rules = [r for r in unit.rules if r.join_point == "function"]
@@ -254,7 +275,7 @@ class _Weaver(cst.CSTTransformer):
     def _record(self, node: cst.CSTNode, join_point: str, rule: Rule, target: str,
                 *, added_line: bool = False) -> bool:
         """Note the site; False when `# otel: ignore` covers it."""
-        line = self.get_metadata(PositionProvider, node).start.line
+        line = self.positions[node].start.line
         site = WeaveSite(self.unit.path, line, join_point, rule.id, target, added_line)
         if any(self.ignoring):
             self.ignored.append(site)
@@ -383,6 +404,10 @@ class _Weaver(cst.CSTTransformer):
             index += 1
         return statements
 
+    def qualified_names(self, expression: cst.BaseExpression) -> set[str]:
+        """What a callee or decorator can stand for."""
+        return self.resolve_names(expression)
+
     def _woven_before(self, node: cst.FunctionDef) -> bool:
         name = node.name.value
         enclosing = self.scopes[-1] if self.scopes else None
@@ -396,9 +421,9 @@ class _Weaver(cst.CSTTransformer):
             return False
         if rule.decorator is not None:
             return any(
-                fnmatch.fnmatchcase(name.name, rule.decorator)
+                fnmatch.fnmatchcase(name, rule.decorator)
                 for d in node.decorators
-                for name in self.get_metadata(QualifiedNameProvider, _decorator_callee(d), set())
+                for name in self.qualified_names(_decorator_callee(d))
             )
         module_glob, _, qual_glob = rule.target.partition(":")
         if not fnmatch.fnmatchcase(self.unit.module, module_glob):
@@ -411,8 +436,7 @@ class _Weaver(cst.CSTTransformer):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if not self.call_rules or _is_trampoline(original_node.func):
             return updated_node
-        names = self.get_metadata(QualifiedNameProvider, original_node.func, set())
-        for name in sorted(n.name for n in names):
+        for name in sorted(self.qualified_names(original_node.func)):
             rule = next((r for r in self.call_rules if fnmatch.fnmatchcase(name, r.target)), None)
             if rule is not None:
                 if not self._record(original_node, "call", rule, name):
