@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import ast
 import gc
+import os
 import re
 import sys
 import warnings
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import takewhile
+from itertools import repeat, takewhile
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -394,22 +396,43 @@ def _scan_files(
         (f for f in files if f.distribution_path.endswith(".py")),
         key=lambda f: f.distribution_path,
     )
-    with _parsing():
-        for file in sources:
-            source = file.path.read_bytes()
-            key = cache.key(sys.version, file.distribution_path, _display(file.path, root),
-                            source)
-            scanned = _from_cache(file, cache.get("scan", key))
-            if scanned is None:
-                tree = _parse(source, file.path, root)
-                scanned = tree if isinstance(tree, SourceProblem) else _scan_module(
-                    file, source, tree)
-                cache.put("scan", key, _to_cache(scanned))
-            if isinstance(scanned, SourceProblem):
-                problems.append(scanned)
-            else:
-                modules.append(scanned)
+    keys: list[str] = []
+    results: list[SourceModule | SourceProblem | None] = []
+    for file in sources:
+        source = file.path.read_bytes()
+        keys.append(cache.key(sys.version, file.distribution_path, _display(file.path, root),
+                              source))
+        results.append(_from_cache(file, cache.get("scan", keys[-1])))
+    missing = [i for i, scanned in enumerate(results) if scanned is None]
+    size = sum(sources[i].path.stat().st_size for i in missing)
+    workers = int(os.environ.get("HATCH_OTEL_JOBS", "0")) or os.cpu_count() or 1
+    if workers > 1 and size >= PARALLEL_BYTES:
+        with ProcessPoolExecutor(workers) as pool:
+            fresh = list(pool.map(_scan_file, [sources[i] for i in missing], repeat(root),
+                                  chunksize=max(1, len(missing) // (workers * 4))))
+    else:
+        fresh = [_scan_file(sources[i], root) for i in missing]
+    for index, new in zip(missing, fresh, strict=True):
+        results[index] = new
+        cache.put("scan", keys[index], _to_cache(new))
+    for result in results:
+        if isinstance(result, SourceProblem):
+            problems.append(result)
+        elif result is not None:
+            modules.append(result)
     return tuple(modules), tuple(problems)
+
+
+PARALLEL_BYTES = 2_000_000
+"""Below about 50,000 lines to scan, starting worker processes costs more than it saves."""
+
+
+def _scan_file(file: ProjectFile, root: Path) -> SourceModule | SourceProblem:
+    """One file's imports and definitions (a worker's job in large projects)."""
+    source = file.path.read_bytes()
+    with _parsing():
+        tree = _parse(source, file.path, root)
+    return tree if isinstance(tree, SourceProblem) else _scan_module(file, source, tree)
 
 
 def _to_cache(scanned: SourceModule | SourceProblem) -> dict[str, Any]:

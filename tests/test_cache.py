@@ -87,3 +87,16 @@ def test_the_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyP
     assert default_directory() == tmp_path
     monkeypatch.setenv("HATCH_OTEL_NO_CACHE", "1")
     assert default_directory() is None
+
+
+def test_a_parallel_scan_gives_the_serial_analysis(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hatch_otel import analyse
+
+    project = _project(tmp_path / "p", modules=6)
+    serial = run(project, load({}, project.root))
+    monkeypatch.setattr(analyse, "PARALLEL_BYTES", 0)
+    monkeypatch.setenv("HATCH_OTEL_JOBS", "2")
+    parallel = run(project, load({}, project.root))
+    assert parallel.analysis.modules == serial.analysis.modules
+    assert _fingerprint(parallel) == _fingerprint(serial)
