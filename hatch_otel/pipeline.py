@@ -127,6 +127,8 @@ def _relative(file: ProjectFile, root: Path) -> str | None:
 
 
 def _excluded(file: ProjectFile, root: Path, patterns: Sequence[str]) -> bool:
+    if not patterns:
+        return False
     paths = {file.distribution_path, _relative(file, root) or file.distribution_path}
     return any(fnmatch.fnmatchcase(path, pattern) for path in paths for pattern in patterns)
 
