@@ -50,7 +50,7 @@ async def redis_async():
     await client.set("cacheapp:async", SECRET)
     async with client.pipeline(transaction=False) as pipe:
         await pipe.get("cacheapp:async").delete("cacheapp:async").execute()
-    await client.aclose()
+    await (client.aclose() if hasattr(client, "aclose") else client.close())  # redis < 5.0.1
 '''
 SERVER = {"db.system.name": "redis", "server.address": "127.0.0.1", "server.port": 6379}
 
