@@ -89,8 +89,9 @@ class Binding:
                 self.span.deactivate(ctx.token)
         ctx.exception = None  # break the frame <-> context cycle early
 
-    # -- call sites -----------------------------------------------------------------------------
+    # -- call sites and plain functions ---------------------------------------------------------
     def call(self, target: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run `target` with the rule's hooks (and span) around it."""
         ctx = self.enter(target, args, kwargs)
         if ctx.skip:
             self.exit(ctx)
@@ -142,19 +143,11 @@ def _guarded(hook: Callable[[HookContext], object], ctx: HookContext, rule_id: s
 
 
 def _function_wrapper(binding: Binding, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A real function (so it binds as a method), doing what a woven call site does."""
+    call = binding.call
+
     def traced(*args: Any, **kwargs: Any) -> Any:
-        ctx = binding.enter(function, args, kwargs)
-        if ctx.skip:
-            binding.exit(ctx)
-            return ctx.return_value
-        try:
-            ctx.return_value = function(*ctx.args, **ctx.kwargs)
-        except BaseException as exc:
-            ctx.exception = exc
-            binding.exit(ctx)
-            raise
-        binding.exit(ctx)
-        return ctx.return_value
+        return call(function, *args, **kwargs)
 
     return traced
 
