@@ -103,16 +103,18 @@ def run(project: Project, config: Config, library: Sequence[Library] | None = No
                          for _, original, encoding, unit in candidates], cache)
     woven: list[WovenModule] = []
     ignored: list[WeaveSite] = []
+    matched: set[str] = set()
     for (module, original, encoding, _), result in zip(candidates, results, strict=True):
         if isinstance(result, SourceProblem):
             path = _relative(module.file, project.root) or result.path
             unparsable.append(dataclasses.replace(result, path=path))
             continue
         ignored += result.ignored
+        matched.update(result.earlier)
         if result.changed:
             woven.append(WovenModule(module, original, result.source.encode(encoding), result))
-    matched = {site.rule_id for w in woven for site in w.result.sites} | {
-        site.rule_id for site in ignored}
+    matched.update(site.rule_id for w in woven for site in w.result.sites)
+    matched.update(site.rule_id for site in ignored)
     unmatched = tuple(rule for rule in plan.rules if rule.project_rule and not rule.optional
                       and rule.id not in matched)
     return Outcome(analysis, plan, tuple(woven), config.strict, tuple(ignored),

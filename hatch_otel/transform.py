@@ -64,12 +64,16 @@ def weave_module(source: str, unit: ModuleInput) -> WeaveResult:
     weaver = _Weaver(unit, first_ignored, positions, resolve)
     woven = module.visit(weaver)
     sites = list(weaver.sites)
+    # rules whose trampolines an earlier weave left in this module count as matched
+    earlier = tuple(r.id for r in unit.rules if f'"{r.id}"' in source) if (
+        f" as {RUNTIME_ALIAS}" in source) else ()
+    unchanged = WeaveResult(source, ignored=tuple(weaver.ignored), earlier=earlier)
     if not sites and not unit.bootstrap:
-        return WeaveResult(source, ignored=tuple(weaver.ignored))
+        return unchanged
     woven, added_line = _with_runtime_import(woven, unit.runtime)
     code = woven.code
     if code == source:  # already woven: weaving is idempotent
-        return WeaveResult(source, ignored=tuple(weaver.ignored))
+        return unchanged
     import_line = _runtime_import_line(code, unit.runtime)
     if import_line is not None:
         sites.insert(0, WeaveSite(unit.path, import_line, "bootstrap", "bootstrap",

@@ -42,6 +42,8 @@ class WeaveResult:
     source: str
     sites: tuple[WeaveSite, ...] = ()
     ignored: tuple[WeaveSite, ...] = ()
+    earlier: tuple[str, ...] = ()
+    """Rules whose trampolines an earlier weave already left in the source."""
 
     @property
     def changed(self) -> bool:
@@ -113,7 +115,8 @@ def _encoded(result: WeaveResult | SourceProblem, original: str) -> dict[str, An
         return {"problem": dataclasses.astuple(result)}
     return {"source": result.source if result.source != original else None,
             "sites": [dataclasses.astuple(s) for s in result.sites],
-            "ignored": [dataclasses.astuple(s) for s in result.ignored]}
+            "ignored": [dataclasses.astuple(s) for s in result.ignored],
+            "earlier": list(result.earlier)}
 
 
 def _decoded(entry: Any, original: str) -> WeaveResult | SourceProblem | None:
@@ -123,4 +126,5 @@ def _decoded(entry: Any, original: str) -> WeaveResult | SourceProblem | None:
         return SourceProblem(*entry["problem"])
     return WeaveResult(original if entry["source"] is None else entry["source"],
                        tuple(WeaveSite(*s) for s in entry["sites"]),
-                       tuple(WeaveSite(*s) for s in entry["ignored"]))
+                       tuple(WeaveSite(*s) for s in entry["ignored"]),
+                       tuple(entry.get("earlier", ())))
