@@ -29,7 +29,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, Qualif
 from .errors import SourceProblem
 from .names import Aliases, unambiguous_aliases
 from .rules import Rule
-from .weave import RUNTIME_ALIAS, ModuleInput, ParseFailure, WeaveResult, WeaveSite
+from .sites import RUNTIME_ALIAS, ModuleInput, ParseFailure, WeaveResult, WeaveSite
 
 IGNORE_MARKER = "otel: ignore"
 

@@ -1,6 +1,6 @@
 """Phase 3: weave trampolines into the project's own sources.
 
-What one module's weave produces (`WeaveResult`, `WeaveSite`), and the project-wide step:
+The project-wide step (what one module's weave produces lives in `sites.py`):
 results from the cache first, the rest woven (in parallel when there is much to do) by the libcst
 transformers of `transform.py`, which is imported only when something is not cached: libcst
 alone costs a warm build more than the rest of the hook.
@@ -12,59 +12,14 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from .cache import NO_CACHE, Cache
 from .errors import SourceProblem
-from .rules import Rule
+from .sites import RUNTIME_ALIAS, ModuleInput, ParseFailure, WeaveResult, WeaveSite
 
-RUNTIME_ALIAS = "_hatch_otel"
-"""The name woven modules import the bundled runtime as (one underscore: never mangled)."""
-
-
-@dataclass(frozen=True)
-class WeaveSite:
-    """One place the weaver changed, as listed in the plan and the wheel's manifest."""
-
-    path: str
-    line: int
-    join_point: str
-    rule_id: str
-    target: str
-    added_line: bool = False
-
-
-@dataclass(frozen=True)
-class WeaveResult:
-    """The woven source of one module (the original text when nothing was woven)."""
-
-    source: str
-    sites: tuple[WeaveSite, ...] = ()
-    ignored: tuple[WeaveSite, ...] = ()
-    earlier: tuple[str, ...] = ()
-    """Rules whose trampolines an earlier weave already left in the source."""
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.sites)
-
-
-@dataclass(frozen=True)
-class ModuleInput:
-    """What the weaver needs to know about one module besides its text."""
-
-    path: str
-    module: str
-    runtime: str
-    rules: Sequence[Rule] = ()
-    bootstrap: bool = False
-
-
-class ParseFailure(Exception):
-    def __init__(self, problem: SourceProblem) -> None:
-        self.problem = problem
-        super().__init__(str(problem))
+__all__ = ["RUNTIME_ALIAS", "ModuleInput", "ParseFailure", "WeaveResult", "WeaveSite",
+           "weave_all", "weave_source"]
 
 
 def weave_source(source: str, unit: ModuleInput) -> WeaveResult:
