@@ -2,7 +2,7 @@
 
 Called on the runtime's first span (see tracing.py), and only when no tracer provider is set:
 the app's own configuration, or opentelemetry-instrument's, always wins. The OTLP exporters are
-imported on first export, on the export thread, and metrics are set up on a background thread.
+imported on first export, on the export thread; the metrics pipeline is set up with the traces.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ def resource(default_service_name: str, distro_version: str) -> Resource:
 
 
 def configure(default_service_name: str, distro_version: str) -> None:
-    """Install a tracer provider (and, in the background, a meter provider) from the env."""
+    """Install a tracer provider and a meter provider from the env.
+
+    Both are set up here, on the runtime's first span, so that no measurement is lost: a
+    meter provider set up later (on a thread) would miss what the first operations record,
+    which in a worker forked per task (Celery's prefork pool) can be every task's."""
     res = resource(default_service_name, distro_version)
     provider = TracerProvider(resource=res)  # the sampler comes from OTEL_TRACES_SAMPLER(_ARG)
     for name in _exporter_names("OTEL_TRACES_EXPORTER"):
@@ -56,12 +60,7 @@ def configure(default_service_name: str, distro_version: str) -> None:
     trace.set_tracer_provider(provider)
     metric_exporters = _exporter_names("OTEL_METRICS_EXPORTER")
     if metric_exporters:
-        setup = threading.Thread(target=_configure_metrics,
-                                 args=(res, metric_exporters, distro_version),
-                                 name="hatch-otel-metrics-setup", daemon=True)
-        setup.start()
-        if hasattr(os, "register_at_fork"):  # see LazyOtlpSpanExporter.__init__
-            os.register_at_fork(before=lambda: setup.join(timeout=10))
+        _configure_metrics(res, metric_exporters, distro_version)
 
 
 def _exporter_names(variable: str) -> list[str]:
@@ -130,7 +129,7 @@ class LazyOtlpSpanExporter(SpanExporter):
 
 
 def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
-    """Runs on a daemon thread: instruments made earlier through the API proxy attach to it."""
+    """Instruments made earlier through the API's proxy meter attach to this provider."""
     try:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import (
