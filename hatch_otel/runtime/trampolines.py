@@ -85,9 +85,16 @@ class Binding:
             _guarded(self.after, ctx, self.rule_id, "after")
         if self.span is not None:
             _guarded(self.span.finish, ctx, self.rule_id, "span end")
-            if ctx.token is not None:
-                self.span.deactivate(ctx.token)
+        self.suspend(ctx.token)
         ctx.exception = None  # break the frame <-> context cycle early
+
+    # -- generators: the span is current only while their body runs -----------------------------
+    def resume(self, ctx: HookContext) -> object:
+        return self.span.activate(ctx) if self.span is not None else None
+
+    def suspend(self, token: object) -> None:
+        if token is not None and self.span is not None:
+            self.span.deactivate(token)
 
     # -- call sites and plain functions ---------------------------------------------------------
     def call(self, target: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -184,15 +191,14 @@ def _generator_wrapper(binding: Binding, function: Callable[..., Any]) -> Callab
             sent: Any = None
             thrown: BaseException | None = None
             while True:
-                token = binding.span.activate(ctx) if binding.span is not None else None
+                token = binding.resume(ctx)
                 try:
                     if thrown is None:
                         item = generator.send(sent)
                     else:
                         item, thrown = generator.throw(thrown), None
                 finally:
-                    if token is not None and binding.span is not None:
-                        binding.span.deactivate(token)
+                    binding.suspend(token)
                 try:
                     sent = yield item
                 except GeneratorExit:
@@ -229,15 +235,14 @@ def _async_generator_wrapper(binding: Binding,
             sent: Any = None
             thrown: BaseException | None = None
             while True:
-                token = binding.span.activate(ctx) if binding.span is not None else None
+                token = binding.resume(ctx)
                 try:
                     if thrown is None:
                         item = await generator.asend(sent)
                     else:
                         item, thrown = await generator.athrow(thrown), None
                 finally:
-                    if token is not None and binding.span is not None:
-                        binding.span.deactivate(token)
+                    binding.suspend(token)
                 try:
                     sent = yield item
                 except GeneratorExit:
