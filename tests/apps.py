@@ -142,9 +142,8 @@ TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 def serving_app(apps: AppsEnv, args: list[str], collector: OtlpReceiver, port: int,
                 env: Mapping[str, str] | None = None, log: Path | None = None
                 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`running(...)` until the server answers on 127.0.0.1:port and its metrics arrive (the
-    runtime sets its meter provider up in the background: measurements made before that are
-    lost), with the receiver cleared."""
+    """`running(...)` until the server answers on 127.0.0.1:port and its first metrics arrive,
+    with the receiver cleared."""
     from e2e import get, wait_for_http
 
     url = f"http://127.0.0.1:{port}/"

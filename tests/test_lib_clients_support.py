@@ -26,9 +26,8 @@ from hatch_otel.receiver import OtlpReceiver, ReceivedSpan
 COMMON = '''
 import contextlib
 import os
-import time
 
-from opentelemetry import baggage, context, metrics
+from opentelemetry import baggage, context
 
 
 def targets(label, credentials=False, redirect=False):
@@ -42,19 +41,9 @@ def targets(label, credentials=False, redirect=False):
     return urls
 
 
-def telemetry_started():
-    """Traced (see TRACE_RULES): the runtime may set the SDK up on its first span."""
-
-
 @contextlib.contextmanager
 def ready():
-    """Telemetry up (the meter provider is set up in the background, and measurements made
-    before that are lost), and baggage to propagate."""
-    telemetry_started()
-    deadline = time.monotonic() + 10
-    while (type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
-           and time.monotonic() < deadline):
-        time.sleep(0.02)
+    """Baggage to propagate."""
     token = context.attach(baggage.set_baggage("tier", "gold"))
     try:
         yield
@@ -66,9 +55,6 @@ TRACE_RULES = """
 [[tool.hatch.build.hooks.otel.trace]]
 function = "{package}.calls:calls"
 span-name = "job"
-
-[[tool.hatch.build.hooks.otel.trace]]
-function = "{package}.common:telemetry_started"
 """
 """The app's requests run inside its traced `calls()`: the parent span `job`."""
 

@@ -21,25 +21,10 @@ SECRET = "s3cr3t-4711-value"
 DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 RUNNER = '''
-import time
-
-from opentelemetry import metrics
-
 from . import jobs
 
 
-def telemetry_started():
-    """Traced (see TRACE_RULES): the runtime may set the SDK up on its first span."""
-
-
 def main(job, *args):
-    """Run one job once the SDK's meter provider is up (it is set up in the background, and
-    measurements made before that are lost)."""
-    telemetry_started()
-    deadline = time.monotonic() + 10
-    while (type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
-           and time.monotonic() < deadline):
-        time.sleep(0.02)
     getattr(jobs, job)(*args)
 '''
 
@@ -62,9 +47,6 @@ def failing(call, *args):
 TRACE_RULES = """
 [[tool.hatch.build.hooks.otel.trace]]
 function = "{package}.jobs:*_job"
-
-[[tool.hatch.build.hooks.otel.trace]]
-function = "{package}.runner:telemetry_started"
 """
 
 

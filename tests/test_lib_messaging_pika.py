@@ -20,28 +20,12 @@ PIKA = "pika==1.4.4"
 
 APP = '''
 import os
-import time
 
 import pika
-from opentelemetry import metrics
 
 QUEUE = os.environ["QUEUE"]
 PARAMETERS = pika.ConnectionParameters(
     "127.0.0.1", 5672, credentials=pika.PlainCredentials("guest", "guest"))
-
-
-def telemetry_started():
-    """Traced (see TABLE): the runtime's first span sets the SDK up."""
-
-
-def wait_for_metrics():
-    """This run is short, and measurements made before the metrics setup (in the background)
-    ends are lost."""
-    telemetry_started()
-    deadline = time.monotonic() + 10
-    while (type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
-           and time.monotonic() < deadline):
-        time.sleep(0.02)
 
 
 def checkout(channel, properties):
@@ -59,7 +43,6 @@ def handle(body):
 
 
 def main():
-    wait_for_metrics()
     connection = pika.BlockingConnection(PARAMETERS)
     channel = connection.channel()
     channel.queue_declare(QUEUE, auto_delete=True)
@@ -108,9 +91,6 @@ function = "mqpika.app:checkout*"
 
 [[tool.hatch.build.hooks.otel.trace]]
 function = "mqpika.app:handle"
-
-[[tool.hatch.build.hooks.otel.trace]]
-function = "mqpika.app:telemetry_started"
 '''
 
 

@@ -3,16 +3,24 @@
 Called on the runtime's first span (see tracing.py), and only when no tracer provider is set:
 the app's own configuration, or opentelemetry-instrument's, always wins. The OTLP exporters are
 imported on first export, on the export thread; the metrics pipeline is set up with the traces.
+Both exporters survive a fork (see ForkSafeExport).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -85,72 +93,150 @@ def _protocol(signal: str) -> str:
     return "http/protobuf"
 
 
-class LazyOtlpSpanExporter(SpanExporter):
-    """Imports and builds the OTLP span exporter on first export, off the app's start-up path."""
+FORK_WAIT_SECONDS = 2.0
+"""How long a fork waits for an exporter's first export to end (see ForkSafeExport)."""
 
-    def __init__(self) -> None:
-        self._exporter: SpanExporter | None = None
-        self._lock = threading.Lock()
+
+class ForkSafeExport:
+    """Builds an exporter on first use, and keeps each process's exporter its own across fork.
+
+    Two fork hazards, both met by servers and workers that fork after the first span (Celery's
+    prefork pool, gunicorn): a child must not share its parent's exporter, whose pooled HTTP
+    connections are the parent's sockets; and a fork must not happen while an export thread is
+    in its first export, where the HTTP stack imports what it imports lazily (requests imports
+    `netrc` then): the child would inherit that module's import lock, held by a thread it does
+    not have, and its exports would hang for good. So the first export holds a lock that a fork
+    waits for (at most FORK_WAIT_SECONDS), and a child drops the exporter it inherited."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._exporter: Any = None
+        self._first_done = False
+        self._lock = threading.RLock()
+        self._held_for_fork = False
         if hasattr(os, "register_at_fork"):
-            # A fork (Celery's prefork pool, gunicorn) while a thread imports the exporter
-            # would leave the child half-imported modules (`requests` without `Session`).
-            os.register_at_fork(before=self._lock.acquire, after_in_parent=self._lock.release,
-                                after_in_child=self._lock.release)
+            os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork,
+                                after_in_child=self._in_child)
 
-    def _get(self) -> SpanExporter:
+    def get(self) -> Any:
         with self._lock:
             if self._exporter is None:
-                if _protocol("TRACES") == "grpc":
-                    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                        OTLPSpanExporter,
-                    )
-                else:
-                    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-                        OTLPSpanExporter,
-                    )
-                self._exporter = OTLPSpanExporter()
+                self._exporter = self._build()
             return self._exporter
+
+    def run(self, export: Callable[[Any], Any]) -> Any:
+        """`export(exporter)`, the first time with the fork lock held."""
+        if self._first_done:
+            return export(self.get())
+        with self._lock:
+            try:
+                return export(self.get())
+            finally:
+                self._first_done = True
+
+    def current(self) -> Any:
+        """The exporter if it was built, without building it."""
+        return self._exporter
+
+    def _before_fork(self) -> None:
+        self._held_for_fork = self._lock.acquire(timeout=FORK_WAIT_SECONDS)
+
+    def _after_fork(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._lock.release()
+
+    def _in_child(self) -> None:
+        self._lock = threading.RLock()
+        self._held_for_fork = False
+        self._exporter = None
+        self._first_done = False
+
+
+def _otlp_span_exporter() -> SpanExporter:
+    if _protocol("TRACES") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    exporter: SpanExporter = OTLPSpanExporter()
+    return exporter
+
+
+class LazyOtlpSpanExporter(SpanExporter):
+    """The OTLP span exporter, imported and built on first export, off the app's start-up path."""
+
+    def __init__(self) -> None:
+        self._export = ForkSafeExport(_otlp_span_exporter)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            exporter = self._get()
+            self._export.get()
         except Exception:
             report.once("otlp-import", "hatch-otel: the OTLP span exporter cannot be loaded; "
                         "spans are dropped", exc_info=True)
             return SpanExportResult.FAILURE
-        return exporter.export(spans)
+        result: SpanExportResult = self._export.run(lambda exporter: exporter.export(spans))
+        return result
 
     def shutdown(self) -> None:
-        if self._exporter is not None:
-            self._exporter.shutdown()
+        exporter = self._export.current()
+        if exporter is not None:
+            exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True if self._exporter is None else self._exporter.force_flush(timeout_millis)
+        exporter = self._export.current()
+        return True if exporter is None else bool(exporter.force_flush(timeout_millis))
+
+
+def _otlp_metric_exporter() -> MetricExporter:
+    if _protocol("METRICS") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
+            OTLPMetricExporter,
+        )
+    exporter: MetricExporter = OTLPMetricExporter()
+    return exporter
+
+
+class ForkSafeMetricExporter(MetricExporter):
+    """The OTLP metric exporter, each forked child building its own (see ForkSafeExport)."""
+
+    def __init__(self) -> None:
+        self._export = ForkSafeExport(_otlp_metric_exporter)
+        first = self._export.get()  # its temporality and aggregation come from the env
+        super().__init__(preferred_temporality=first._preferred_temporality,
+                         preferred_aggregation=first._preferred_aggregation)
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+               **kwargs: Any) -> MetricExportResult:
+        result: MetricExportResult = self._export.run(
+            lambda exporter: exporter.export(metrics_data, timeout_millis=timeout_millis,
+                                             **kwargs))
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        exporter = self._export.current()
+        return True if exporter is None else bool(exporter.force_flush(timeout_millis))
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        exporter = self._export.current()
+        if exporter is not None:
+            exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
 def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
     """Instruments made earlier through the API's proxy meter attach to this provider."""
     try:
         from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import (
-            ConsoleMetricExporter,
-            MetricExporter,
-            PeriodicExportingMetricReader,
-        )
 
         readers = []
         for name in exporters:
             exporter: MetricExporter
             if name == "otlp":
-                if _protocol("METRICS") == "grpc":
-                    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-                        OTLPMetricExporter,
-                    )
-                else:
-                    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
-                        OTLPMetricExporter,
-                    )
-                exporter = OTLPMetricExporter()
+                exporter = ForkSafeMetricExporter()
             elif name == "console":
                 exporter = ConsoleMetricExporter()
             else:
