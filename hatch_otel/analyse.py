@@ -8,6 +8,7 @@ file), TOML or pip's line format for the lock file, `packaging` for requirements
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
 import os
 import re
@@ -113,7 +114,7 @@ def analyse(
     """Answer "what does this project use?" from pyproject data, the lock file and the sources."""
     project = canonicalize_name(project_name)
     declared, excluded = _read_declared(project, dependencies, optional_dependencies)
-    lock_path = _find_lock_file(root)
+    lock_path = next(iter(lock_file_candidates(root)), None)
     locked = _read_lock(lock_path, root, project) if lock_path else {}
     modules, problems = _scan_files(root, files, cache)
     imported = frozenset().union(*(m.imports for m in modules))
@@ -197,8 +198,8 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 _INCLUDE = re.compile(r"(?:-r|--requirement)[\s=]*(?P<file>\S.*)")
 
 
-def _find_lock_file(root: Path) -> Path | None:
-    """The first lock file in precedence order: PEP 751, then uv, then pip requirements."""
+def lock_file_candidates(root: Path) -> list[Path]:
+    """The lock files present, in precedence order: PEP 751, then uv, then pip requirements."""
     candidates = [
         root / "pylock.toml",
         *sorted(root.glob("pylock.*.toml")),
@@ -206,7 +207,26 @@ def _find_lock_file(root: Path) -> Path | None:
         root / "requirements.txt",
         *sorted(root.glob("requirements*.txt")),
     ]
-    return next((path for path in candidates if path.is_file()), None)
+    return [path for path in candidates if path.is_file()]
+
+
+def lock_inputs(root: Path) -> list[Path]:
+    """Every file the lock reading depends on: the candidates, and the files that
+    requirements files include (`-r`), so a change to any of them is seen."""
+    inputs: list[Path] = []
+    pending = lock_file_candidates(root)
+    while pending:
+        path = pending.pop()
+        if path in inputs or not path.is_file():
+            continue
+        inputs.append(path)
+        if path.suffix == ".txt":
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                for _, line in _logical_lines(path.read_text("utf-8-sig")):
+                    include = _INCLUDE.fullmatch(line)
+                    if include and "://" not in include["file"]:
+                        pending.append(path.parent / include["file"])
+    return inputs
 
 
 def _read_lock(path: Path, root: Path, project: str) -> dict[str, LockedVersion]:

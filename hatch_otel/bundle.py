@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import pprint
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +25,16 @@ RUNTIME_DEPENDENCIES = (
 RUNTIME_SOURCE = Path(__file__).parent / "runtime"
 
 
-@dataclass(frozen=True)
-class Bundle:
-    files: dict[str, str]
-    """File written under the bundle directory -> its path in the wheel."""
-    dependencies: tuple[str, ...] = RUNTIME_DEPENDENCIES
-
-
-def write_bundle(outcome: Outcome, directory: Path) -> Bundle:
-    """Write every file the wheel needs into `directory` (outside the project root)."""
-    files: dict[str, str] = {}
+def write_bundle(outcome: Outcome, directory: Path) -> tuple[str, ...]:
+    """Write every file the wheel needs into `directory` (outside the project root), each at
+    its path in the wheel; returns those paths."""
+    paths: list[str] = []
 
     def put(distribution_path: str, content: bytes) -> None:
         target = directory / distribution_path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-        files[str(target)] = distribution_path
+        paths.append(distribution_path)
 
     for woven in outcome.woven:
         put(woven.module.file.distribution_path, woven.woven)
@@ -55,7 +48,7 @@ def write_bundle(outcome: Outcome, directory: Path) -> Bundle:
         if library.hooks_file is not None:
             put(f"{runtime_dir}/hooks/{library.folder.name}.py", library.hooks_file.read_bytes())
     put(f"{runtime_dir}/manifest.json", render_manifest(outcome).encode())
-    return Bundle(files)
+    return tuple(paths)
 
 
 def rule_table(rules: tuple[Rule, ...]) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """A content-hash cache for the per-file work of a build (the `ast` scan and the weave).
 
-Entries are keyed by the tool's version, everything the result depends on, and the file's
-bytes, so a stale entry is never read: a changed file, rule or hatch-otel version is a new key.
+Entries are keyed by hatch-otel itself (`tool_fingerprint`), everything the result depends on,
+and the file's bytes, so a stale entry is never read: a changed file, rule or hatch-otel is a
+new key.
 They live in the user's cache directory (like pip's and uv's), are written atomically, and
 a cache that cannot be read or written is simply not used.
 """
@@ -13,10 +14,12 @@ import hashlib
 import json
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .rules import library_root
 
 
 def default_directory() -> Path | None:
@@ -30,6 +33,20 @@ def default_directory() -> Path | None:
     return Path(base) / "hatch-otel"
 
 
+@cache
+def tool_fingerprint() -> str:
+    """hatch-otel's version and the size and time of each of its files and rules: a working
+    copy installed for development gets new keys when it is edited, whatever its version."""
+    digest = hashlib.sha256(__version__.encode())
+    for folder in (Path(__file__).parent, library_root()):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".toml"):
+                stat = path.stat()
+                digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\n"
+                              .encode())
+    return digest.hexdigest()
+
+
 class Cache:
     """JSON entries under `<directory>/<namespace>/<key[:2]>/<key>.json`."""
 
@@ -38,7 +55,7 @@ class Cache:
 
     @staticmethod
     def key(*parts: str | bytes) -> str:
-        digest = hashlib.sha256(__version__.encode())
+        digest = hashlib.sha256(tool_fingerprint().encode())
         for part in parts:
             data = part.encode() if isinstance(part, str) else part
             digest.update(len(data).to_bytes(8, "little"))
@@ -49,6 +66,10 @@ class Cache:
         if self.directory is None:
             return None
         return self.directory / namespace / key[:2] / f"{key}.json"
+
+    def folder(self, namespace: str, key: str) -> Path | None:
+        """Where a whole folder for `key` lives (None without a cache directory)."""
+        return None if self.directory is None else self.directory / namespace / key
 
     def get(self, namespace: str, key: str) -> Any:
         path = self._path(namespace, key)

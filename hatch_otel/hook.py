@@ -1,20 +1,24 @@
-"""The hatchling build hook: runs the pipeline and hands the bundle to the wheel builder."""
+"""The hatchling build hook: runs the pipeline and hands the bundle to the wheel builder.
+
+A build whose inputs are unchanged reuses the stored result of the last one (see reuse.py).
+"""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from . import config as config_module
+from . import reuse
 from .bundle import RUNTIME_DEPENDENCIES, write_bundle
 from .cache import Cache, default_directory
+from .config import Config
 from .display import details, summary
 from .errors import HatchOtelError
-from .pipeline import run
+from .pipeline import Project, run
 from .project import from_builder
 
 
@@ -33,25 +37,35 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                                   "(the source tree is imported directly; build a wheel to weave)")
             return
         root = Path(self.root)
+        cache = Cache(default_directory())
         try:
             config = config_module.load(self.config, root, config_module.table_path(root))
-            outcome = run(from_builder(root, self.build_config.builder), config,
-                          cache=Cache(default_directory()))
-            if outcome.errors:
-                raise HatchOtelError(*outcome.errors)
-            self._bundle_dir = tempfile.mkdtemp(prefix="hatch-otel-")
-            bundle = write_bundle(outcome, Path(self._bundle_dir))
+            project = from_builder(root, self.build_config.builder)
+            key = reuse.build_key(project, config)
+            built = reuse.reuse(cache, key) or reuse.build(
+                cache, key, lambda directory: _weave_into(directory, project, config, cache))
         except HatchOtelError as exc:
             self.app.abort("\n".join(exc.lines()))
             raise  # abort exits; this only satisfies type checkers
-        build_data["force_include"].update(bundle.files)
-        build_data["dependencies"].extend(bundle.dependencies)
-        for line in summary(outcome):
+        self._built = built
+        build_data["force_include"].update(built.files)
+        build_data["dependencies"].extend(built.dependencies)
+        for line in built.info:
             self.app.display_info(line)
-        for line in details(outcome):
+        for line in built.debug:
             self.app.display_debug(line)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        bundle_dir = getattr(self, "_bundle_dir", None)
-        if bundle_dir is not None:
-            shutil.rmtree(bundle_dir, ignore_errors=True)
+        built: reuse.Built | None = getattr(self, "_built", None)
+        if built is not None and built.temporary:
+            shutil.rmtree(built.directory, ignore_errors=True)
+
+
+def _weave_into(directory: Path, project: Project, config: Config, cache: Cache
+                ) -> reuse.Contents:
+    """The cold build: analyse, plan and weave, then write the woven files and the bundle."""
+    outcome = run(project, config, cache=cache)
+    if outcome.errors:
+        raise HatchOtelError(*outcome.errors)
+    return reuse.Contents(write_bundle(outcome, directory), RUNTIME_DEPENDENCIES,
+                          tuple(summary(outcome)), tuple(details(outcome)))

@@ -45,11 +45,27 @@ def test_uv_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, wheelhous
 
 
 def test_builds_are_byte_identical_under_source_date_epoch(sample: Path, tmp_path: Path):
-    env = {"SOURCE_DATE_EPOCH": "1700000000"}
-    _build_wheel(sample, tmp_path / "one", env=env)
-    _build_wheel(sample, tmp_path / "two", env=env)
-    one, two = next((tmp_path / "one").glob("*.whl")), next((tmp_path / "two").glob("*.whl"))
-    assert one.read_bytes() == two.read_bytes()
+    """Cold, cold without any cache, and warm (the stored build reused): the same bytes."""
+    env = {"SOURCE_DATE_EPOCH": "1700000000", "HATCH_OTEL_CACHE_DIR": str(tmp_path / "cache")}
+    outputs = [_build_wheel(sample, tmp_path / "cold", env=env),
+               _build_wheel(sample, tmp_path / "uncached", env={**env, "HATCH_OTEL_NO_CACHE": "1"}),
+               _build_wheel(sample, tmp_path / "warm", env=env)]
+    wheels = [next((tmp_path / name).glob("*.whl")).read_bytes()
+              for name in ("cold", "uncached", "warm")]
+    assert wheels[0] == wheels[1] == wheels[2]
+    assert all("hatch-otel 0.1.0: wove 3 file(s)" in output for output in outputs)
+    assert [p.name for p in (tmp_path / "cache" / "builds").iterdir()] != []
+
+
+def test_a_rebuild_after_an_edit_weaves_the_edited_source(sample: Path, tmp_path: Path):
+    env = {"HATCH_OTEL_CACHE_DIR": str(tmp_path / "cache")}
+    _build_wheel(sample, tmp_path / "before", env=env)
+    app = sample / "src/greeter/app.py"
+    app.write_text(app.read_text() + "# edited after the first build\n")
+    _build_wheel(sample, tmp_path / "after", env=env)
+    woven = wheel_text(next((tmp_path / "after").glob("*.whl")), "greeter/app.py")
+    assert woven.endswith("# edited after the first build\n") and "_hatch_otel.at(" in woven
+    assert len(list((tmp_path / "cache" / "builds").iterdir())) == 2
 
 
 def test_files_with_nothing_to_weave_go_in_byte_for_byte(sample: Path, tmp_path: Path):

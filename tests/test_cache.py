@@ -1,16 +1,22 @@
-"""The content-hash cache and parallel weaving: same results, less work the second time."""
+"""The content-hash caches and parallel weaving: same results, less work the second time."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from hatch_otel import weave
+from hatch_otel import reuse, weave
 from hatch_otel.analyse import ProjectFile
-from hatch_otel.cache import Cache, default_directory
-from hatch_otel.config import load
+from hatch_otel.bundle import RUNTIME_DEPENDENCIES, write_bundle
+from hatch_otel.cache import NO_CACHE, Cache, default_directory
+from hatch_otel.config import Config, load
+from hatch_otel.display import summary
 from hatch_otel.pipeline import Project, run
 
 APP = "from flask import Flask\nimport sqlite3\n\napp = Flask(__name__)\n\n\n" + "".join(
@@ -100,3 +106,98 @@ def test_a_parallel_scan_gives_the_serial_analysis(tmp_path: Path,
     parallel = run(project, load({}, project.root))
     assert parallel.analysis.modules == serial.analysis.modules
     assert _fingerprint(parallel) == _fingerprint(serial)
+
+
+# -- the whole build reused (reuse.py) ------------------------------------------------------------
+def _contents_writer(project: Project, config: Config, calls: list[Path]
+                     ) -> Callable[[Path], reuse.Contents]:
+    """What the hook writes on a cold build, counting the cold builds."""
+    def write(directory: Path) -> reuse.Contents:
+        calls.append(directory)
+        outcome = run(project, config)
+        return reuse.Contents(write_bundle(outcome, directory), RUNTIME_DEPENDENCIES,
+                              tuple(summary(outcome)), ())
+    return write
+
+
+def test_an_unchanged_project_reuses_its_stored_build(tmp_path: Path) -> None:
+    project, cache, cold_builds = _project(tmp_path / "p"), Cache(tmp_path / "cache"), []
+    config = load({}, project.root)
+    key = reuse.build_key(project, config)
+    assert reuse.reuse(cache, key) is None
+    first = reuse.build(cache, key, _contents_writer(project, config, cold_builds))
+    assert reuse.build_key(project, config) == key
+    again = reuse.reuse(cache, key)
+    assert again is not None and len(cold_builds) == 1
+    assert again.files == first.files and not again.temporary
+    assert again.info == first.info and "wove 4 file(s)" in again.info[0]
+    woven = {target: Path(path).read_bytes() for path, target in again.files.items()}
+    assert b"_hatch_otel.at(" in woven["shop/app0.py"]
+    assert "shop/_otel/manifest.json" in woven
+
+
+@pytest.mark.parametrize("change", [
+    "edit a source", "add a source", "add a data file", "dependencies", "configuration",
+    "an included requirements file"])
+def test_whatever_the_outcome_depends_on_changes_the_key(tmp_path: Path, change: str) -> None:
+    project = _project(tmp_path / "p")
+    (project.root / "requirements.txt").write_text("-r base.txt\n")
+    (project.root / "base.txt").write_text("flask==3.1.0\n")
+    config = load({}, project.root)
+    before = reuse.build_key(project, config)
+    if change == "edit a source":
+        (project.root / "shop/plain.py").write_text("X = 2\n")
+    elif change == "add a source":
+        (project.root / "shop/more.py").write_text("")
+        project = dataclasses.replace(project, files=(
+            *project.files, ProjectFile(project.root / "shop/more.py", "shop/more.py")))
+    elif change == "add a data file":
+        project = dataclasses.replace(project, files=(
+            *project.files, ProjectFile(project.root / "README.md", "shop/README.md")))
+    elif change == "dependencies":
+        project = dataclasses.replace(project, dependencies=("flask>=3", "requests"))
+    elif change == "configuration":
+        config = load({"exclude": ["shop/app1.py"]}, project.root)
+    else:
+        (project.root / "base.txt").write_text("flask==3.1.1\n")
+    assert reuse.build_key(project, config) != before
+
+
+def test_a_stored_build_missing_a_file_is_built_again(tmp_path: Path) -> None:
+    project, cache, cold_builds = _project(tmp_path / "p"), Cache(tmp_path / "cache"), []
+    config = load({}, project.root)
+    key = reuse.build_key(project, config)
+    stored = reuse.build(cache, key, _contents_writer(project, config, cold_builds))
+    Path(next(iter(stored.files))).unlink()
+    assert reuse.reuse(cache, key) is None
+    rebuilt = reuse.build(cache, key, _contents_writer(project, config, cold_builds))
+    assert len(cold_builds) == 2 and all(Path(path).is_file() for path in rebuilt.files)
+
+
+def test_without_a_usable_cache_the_build_is_written_to_a_temporary_folder(
+        tmp_path: Path) -> None:
+    project, cold_builds = _project(tmp_path / "p"), []
+    config = load({}, project.root)
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    for cache in (NO_CACHE, Cache(blocked)):
+        built = reuse.build(cache, reuse.build_key(project, config),
+                            _contents_writer(project, config, cold_builds))
+        assert built.temporary and all(Path(p).is_relative_to(built.directory)
+                                       for p in built.files)
+        assert not built.directory.is_relative_to(tmp_path)
+        shutil.rmtree(built.directory)
+
+
+def test_only_the_most_recently_used_builds_are_kept(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reuse, "KEPT_BUILDS", 2)
+    cache, cold_builds, keys = Cache(tmp_path / "cache"), [], []
+    for version in range(3):
+        project = _project(tmp_path / f"p{version}")
+        config = load({}, project.root)
+        keys.append(reuse.build_key(project, config))
+        reuse.build(cache, keys[-1], _contents_writer(project, config, cold_builds))
+        time.sleep(0.01)  # distinct modification times
+    kept = {p.name for p in (tmp_path / "cache" / "builds").iterdir()}
+    assert kept == set(keys[1:])
