@@ -10,9 +10,7 @@ name some other way (an assignment, a parameter, a `def`, a star import...) is l
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
-
-import libcst as cst
+from collections.abc import Iterable, Sequence
 
 
 class Aliases:
@@ -21,24 +19,25 @@ class Aliases:
     def __init__(self, table: dict[str, str]) -> None:
         self.table = table
 
-    def resolve(self, expression: cst.BaseExpression) -> set[str]:
-        """`fetch` -> {"urllib.request.urlopen"}; `flask.Flask` -> {"flask.Flask"}."""
-        parts: list[str] = []
-        while isinstance(expression, cst.Attribute):
-            parts.append(expression.attr.value)
-            expression = expression.value
-        if not isinstance(expression, cst.Name) or expression.value not in self.table:
+    def resolve_dotted(self, parts: Sequence[str] | None) -> set[str]:
+        """["fetch"] -> {"urllib.request.urlopen"}; ["flask", "Flask"] -> {"flask.Flask"}."""
+        if not parts or parts[0] not in self.table:
             return set()
-        return {".".join([self.table[expression.value], *reversed(parts)])}
+        return {".".join([self.table[parts[0]], *parts[1:]])}
 
 
 def unambiguous_aliases(source: str, module: str, targets: Iterable[str]) -> Aliases | None:
-    """The alias table when every name that may lead to one of `targets` is bound only by
-    imports (and always to the same thing); None when libcst's scopes must decide."""
+    """`aliases_in` the parsed source (None also when it does not parse: libcst says why)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return None  # libcst reports what is wrong
+        return None
+    return aliases_in(tree, module, targets)
+
+
+def aliases_in(tree: ast.Module, module: str, targets: Iterable[str]) -> Aliases | None:
+    """The alias table when every name that may lead to one of `targets` is bound only by
+    imports (and always to the same thing); None when libcst's scopes must decide."""
     roots = {target.split(".")[0] for target in targets}
     if "builtins" in roots or any(any(c in root for c in "*?[") for root in roots):
         return None

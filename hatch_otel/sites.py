@@ -55,3 +55,9 @@ class ParseFailure(Exception):
     def __init__(self, problem: SourceProblem) -> None:
         self.problem = problem
         super().__init__(str(problem))
+
+
+def runtime_import_line(code: str, runtime: str) -> int | None:
+    """The line of a woven module's runtime import."""
+    needle = f"import {runtime} as {RUNTIME_ALIAS}"
+    return next((n for n, text in enumerate(code.splitlines(), 1) if needle in text), None)

@@ -29,7 +29,14 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, Qualif
 from .errors import SourceProblem
 from .names import Aliases, unambiguous_aliases
 from .rules import Rule
-from .sites import RUNTIME_ALIAS, ModuleInput, ParseFailure, WeaveResult, WeaveSite
+from .sites import (
+    RUNTIME_ALIAS,
+    ModuleInput,
+    ParseFailure,
+    WeaveResult,
+    WeaveSite,
+    runtime_import_line,
+)
 
 IGNORE_MARKER = "otel: ignore"
 
@@ -51,7 +58,10 @@ def weave_module(source: str, unit: ModuleInput) -> WeaveResult:
     metadata = MetadataWrapper(module, unsafe_skip_copy=True)  # parsed here: ours to keep
     positions = metadata.resolve(PositionProvider)
     if aliases is not None:
-        resolve = aliases.resolve
+        table = aliases
+
+        def resolve(expression: cst.BaseExpression) -> set[str]:
+            return table.resolve_dotted(_dotted(expression))
     else:  # a name means different things in different scopes: libcst's analysis decides
         qualified = metadata.resolve(QualifiedNameProvider)
 
@@ -74,7 +84,7 @@ def weave_module(source: str, unit: ModuleInput) -> WeaveResult:
     code = woven.code
     if code == source:  # already woven: weaving is idempotent
         return unchanged
-    import_line = _runtime_import_line(code, unit.runtime)
+    import_line = runtime_import_line(code, unit.runtime)
     if import_line is not None:
         sites.insert(0, WeaveSite(unit.path, import_line, "bootstrap", "bootstrap",
                                   unit.runtime, added_line))
@@ -367,15 +377,19 @@ def _decorator_callee(decorator: cst.Decorator) -> cst.BaseExpression:
     return expression.func if isinstance(expression, cst.Call) else expression
 
 
-def _decorator_name(decorator: cst.Decorator) -> str:
-    callee = _decorator_callee(decorator)
+def _dotted(expression: cst.BaseExpression) -> list[str] | None:
+    """`flask.Flask` -> ["flask", "Flask"]; None for anything but a dotted name."""
     parts: list[str] = []
-    while isinstance(callee, cst.Attribute):
-        parts.append(callee.attr.value)
-        callee = callee.value
-    if isinstance(callee, cst.Name):
-        parts.append(callee.value)
-    return ".".join(reversed(parts))
+    while isinstance(expression, cst.Attribute):
+        parts.append(expression.attr.value)
+        expression = expression.value
+    if not isinstance(expression, cst.Name):
+        return None
+    return [expression.value, *reversed(parts)]
+
+
+def _decorator_name(decorator: cst.Decorator) -> str:
+    return ".".join(_dotted(_decorator_callee(decorator)) or ())
 
 
 Definition = TypeVar("Definition", cst.FunctionDef, cst.ClassDef)
@@ -531,7 +545,3 @@ def _import_on(module: cst.Module, header: list[cst.EmptyLine],
                                    trailing_whitespace=_keeping_comment(free_line))
     return module.with_changes(header=header, body=[line, *body])
 
-
-def _runtime_import_line(code: str, runtime: str) -> int | None:
-    needle = f"import {runtime} as {RUNTIME_ALIAS}"
-    return next((n for n, text in enumerate(code.splitlines(), 1) if needle in text), None)

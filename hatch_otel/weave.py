@@ -1,9 +1,10 @@
 """Phase 3: weave trampolines into the project's own sources.
 
 The project-wide step (what one module's weave produces lives in `sites.py`):
-results from the cache first, the rest woven (in parallel when there is much to do) by the libcst
-transformers of `transform.py`, which is imported only when something is not cached: libcst
-alone costs a warm build more than the rest of the hook.
+results from the cache first, the rest woven (in parallel when there is much to do): modules that
+only call instrumented APIs as text splices at `ast` positions (`splice.py`), the others by the
+libcst transformers of `transform.py`, imported only when one is needed: libcst alone costs a
+build more than the rest of the hook.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from typing import Any
 from .cache import NO_CACHE, Cache
 from .errors import SourceProblem
 from .sites import RUNTIME_ALIAS, ModuleInput, ParseFailure, WeaveResult, WeaveSite
+from .splice import splice_calls
 
 __all__ = ["RUNTIME_ALIAS", "ModuleInput", "ParseFailure", "WeaveResult", "WeaveSite",
            "weave_all", "weave_source"]
 
 
 def weave_source(source: str, unit: ModuleInput) -> WeaveResult:
-    """Weave one module; raises ParseFailure when libcst cannot parse it."""
+    """Weave one module; raises ParseFailure when libcst cannot parse it.
+
+    Modules that only call instrumented APIs are spliced as text at `ast` positions; the rest
+    go through libcst."""
+    spliced = splice_calls(source, unit)
+    if spliced is not None:
+        return spliced
     from .transform import weave_module
 
     return weave_module(source, unit)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
-from hatch_otel.names import unambiguous_aliases
+from hatch_otel.names import Aliases, unambiguous_aliases
 
 
-def _resolve(aliases, expression: str) -> set[str]:
-    return aliases.resolve(cst.parse_expression(expression))
+def _resolve(aliases: Aliases, expression: str) -> set[str]:
+    return aliases.resolve_dotted(expression.split("."))
 
 
 def test_imports_alone_resolve_without_scopes() -> None:
