@@ -56,7 +56,7 @@ def main() -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     receiver = Receiver()
     load = os.getloadavg()[0]
-    ctx = scenarios.Context(work, receiver, rounds, 1 if args.quick else max(2, rounds - 3),
+    ctx = scenarios.Context(work, receiver, rounds, rounds,
                             args.quick)
     sections: list[Section] = []
     try:

@@ -16,7 +16,6 @@ import sys
 import warnings
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat, takewhile
@@ -32,19 +31,12 @@ from packaging.version import InvalidVersion, Version
 
 from hatch_otel.cache import NO_CACHE, Cache
 from hatch_otel.errors import ConfigError, SourceProblem
+from hatch_otel.project import ProjectFile
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
-
-
-@dataclass(frozen=True)
-class ProjectFile:
-    """One file going into the wheel, as the build hook sees it."""
-
-    path: Path
-    distribution_path: str
 
 
 @dataclass(frozen=True)
@@ -427,6 +419,8 @@ def _scan_files(
     size = sum(sources[i].path.stat().st_size for i in missing)
     workers = int(os.environ.get("HATCH_OTEL_JOBS", "0")) or os.cpu_count() or 1
     if workers > 1 and size >= PARALLEL_BYTES:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(workers) as pool:
             fresh = list(pool.map(_scan_file, [sources[i] for i in missing], repeat(root),
                                   chunksize=max(1, len(missing) // (workers * 4))))

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import pprint
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .pipeline import Outcome
-from .rules import Rule
+
+if TYPE_CHECKING:
+    from .pipeline import Outcome
+    from .rules import Rule
 
 RUNTIME_DEPENDENCIES = (
     "opentelemetry-api>=1.27",

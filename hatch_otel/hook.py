@@ -13,13 +13,11 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from . import config as config_module
 from . import reuse
-from .bundle import RUNTIME_DEPENDENCIES, write_bundle
+from .bundle import RUNTIME_DEPENDENCIES
 from .cache import Cache, default_directory
 from .config import Config
-from .display import details, summary
 from .errors import HatchOtelError
-from .pipeline import Project, run
-from .project import from_builder
+from .project import Project, from_builder
 
 
 class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -63,7 +61,13 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
 def _weave_into(directory: Path, project: Project, config: Config, cache: Cache
                 ) -> reuse.Contents:
-    """The cold build: analyse, plan and weave, then write the woven files and the bundle."""
+    """The cold build: analyse, plan and weave, then write the woven files and the bundle.
+
+    Imported here: a warm build reuses the stored result and needs none of it."""
+    from .bundle import write_bundle
+    from .display import details, summary
+    from .pipeline import run
+
     outcome = run(project, config, cache=cache)
     if outcome.errors:
         raise HatchOtelError(*outcome.errors)

@@ -11,30 +11,18 @@ import dataclasses
 import fnmatch
 import io
 import tokenize
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .analyse import Analysis, ProjectFile, SourceModule, analyse
+from .analyse import Analysis, SourceModule, analyse
 from .cache import NO_CACHE, Cache
 from .config import Config
 from .errors import UNPARSABLE_REMEDY, SourceProblem
 from .plan import Plan, make_plan
+from .project import Project, ProjectFile
 from .rules import Library, Rule, load_library
 from .weave import ModuleInput, WeaveResult, WeaveSite, weave_all
-
-
-@dataclass(frozen=True)
-class Project:
-    """What the build backend knows of the project being built."""
-
-    root: Path
-    name: str
-    files: tuple[ProjectFile, ...]
-    dependencies: tuple[str, ...] = ()
-    optional_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    scripts: tuple[str, ...] = ()
-    """Console-script targets, `module:function`."""
 
 
 @dataclass(frozen=True)

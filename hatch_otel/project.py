@@ -6,13 +6,34 @@ The build hook passes its own builder; the command line makes a wheel builder fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analyse import ProjectFile
 from .config import Config, load, table_path
 from .errors import ConfigError
-from .pipeline import Project
+
+
+@dataclass(frozen=True)
+class ProjectFile:
+    """One file going into the wheel, as the build hook sees it."""
+
+    path: Path
+    distribution_path: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the build backend knows of the project being built."""
+
+    root: Path
+    name: str
+    files: tuple[ProjectFile, ...]
+    dependencies: tuple[str, ...] = ()
+    optional_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    scripts: tuple[str, ...] = ()
+    """Console-script targets, `module:function`."""
 
 
 def from_builder(root: Path, builder: Any) -> Project:

@@ -19,13 +19,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import default_environment
 
-from .analyse import lock_inputs
 from .cache import Cache
-from .config import Config
-from .pipeline import Project
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .project import Project
 
 RECORD = "record.json"
 KEPT_BUILDS = 16
@@ -61,6 +63,8 @@ class Contents:
 
 def build_key(project: Project, config: Config) -> str:
     """Everything a build's outcome depends on, hashed (reads every source file once)."""
+    from .analyse import lock_inputs
+
     parts: list[str | bytes] = [
         sys.version, repr(sorted(default_environment().items())), repr(config), project.name,
         repr(project.dependencies), repr(sorted(project.optional_dependencies.items())),

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .names import Aliases, aliases_in
+from .names import Aliases, ModuleNames
 from .rules import Rule
 from .sites import RUNTIME_ALIAS, ModuleInput, WeaveResult, WeaveSite, runtime_import_line
 
@@ -39,15 +39,15 @@ def splice_calls(source: str, unit: ModuleInput) -> WeaveResult | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None  # libcst reports what is wrong
-    aliases = aliases_in(tree, unit.module, [rule.target for rule in unit.rules])
+    names = ModuleNames(tree, unit.module)
+    aliases = names.aliases([rule.target for rule in unit.rules])
     if aliases is None:
         return None
     text = _Text(source)
-    calls = _CallSites(unit.rules, aliases, text)
-    calls.visit(tree)
-    if calls.unsupported:
+    calls = _call_sites(names.calls, unit.rules, aliases, text)
+    if calls is None or any(_within(call, names.fstrings, text) for call in calls):
         return None
-    if not calls.found and not unit.bootstrap:
+    if not calls and not unit.bootstrap:
         return WeaveResult(source)
     anchor = _import_anchor(tree, text)
     if anchor is None:
@@ -61,7 +61,7 @@ def splice_calls(source: str, unit: ModuleInput) -> WeaveResult | None:
     # (offset, order among insertions at that offset, text): the import before all else, an
     # outer call's prefix before an inner one's (`f()()`: the longer callee first)
     insertions = [(offset, -len(source) - 1, f"; {statement}" if after else f"{statement}; ")]
-    for site in calls.found:
+    for site in calls:
         insertions += [(site.start, -site.end, f'{RUNTIME_ALIAS}.at("{site.rule.id}", '),
                        (site.end, 0, ")")]
     woven = text.with_insertions(insertions)
@@ -69,7 +69,7 @@ def splice_calls(source: str, unit: ModuleInput) -> WeaveResult | None:
     assert import_line is not None
     # in the order libcst's transformer records them: each call once its arguments are done
     sites = [WeaveSite(unit.path, site.line, "call", site.rule.id, site.name)
-             for site in sorted(calls.found, key=lambda site: site.call_end)]
+             for site in sorted(calls, key=lambda site: site.end_of_call)]
     return WeaveResult(woven, (WeaveSite(unit.path, import_line, "bootstrap", "bootstrap",
                                          unit.runtime), *sites))
 
@@ -81,7 +81,7 @@ class _CallSite:
     """Offset of the callee's first character."""
     end: int
     """Offset just after the callee."""
-    call_end: int
+    end_of_call: int
     rule: Rule
     name: str
     """The callee's qualified name."""
@@ -118,44 +118,40 @@ class _Text:
         return "".join(parts)
 
 
-class _CallSites(ast.NodeVisitor):
-    """The calls whose callee resolves to a rule's target, with the callee's offsets."""
+def _call_sites(calls: Sequence[ast.Call], rules: Sequence[Rule], aliases: Aliases,
+                text: _Text) -> list[_CallSite] | None:
+    """The calls whose callee resolves to a rule's target; None if one is `(callee)(...)`,
+    whose parentheses libcst keeps inside the trampoline."""
+    found = []
+    for call in calls:
+        for qualified in sorted(aliases.resolve_dotted(_dotted(call.func))):
+            rule = next((r for r in rules if fnmatch.fnmatchcase(qualified, r.target)), None)
+            if rule is None:
+                continue
+            func = call.func
+            assert func.end_lineno is not None and func.end_col_offset is not None
+            assert call.end_lineno is not None and call.end_col_offset is not None
+            start = text.offset(func.lineno, func.col_offset)
+            end = text.offset(func.end_lineno, func.end_col_offset)
+            if (text.next_code_character(end) != "("
+                    or text.offset(call.lineno, call.col_offset) != start):
+                return None
+            found.append(_CallSite(call.lineno, start, end,
+                                   text.offset(call.end_lineno, call.end_col_offset),
+                                   rule, qualified))
+            break
+    return found
 
-    def __init__(self, rules: Sequence[Rule], aliases: Aliases, text: _Text) -> None:
-        self.rules = rules
-        self.aliases = aliases
-        self.text = text
-        self.found: list[_CallSite] = []
-        self.unsupported = False
 
-    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
-        before = len(self.found)
-        self.generic_visit(node)
-        if len(self.found) > before:  # positions inside f-strings differ across versions
-            self.unsupported = True
-
-    def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
-        name = _dotted(node.func)
-        if name is None:
-            return
-        for qualified in sorted(self.aliases.resolve_dotted(name)):
-            rule = next((r for r in self.rules if fnmatch.fnmatchcase(qualified, r.target)),
-                        None)
-            if rule is not None:
-                func = node.func
-                assert func.end_lineno is not None and func.end_col_offset is not None
-                assert node.end_lineno is not None and node.end_col_offset is not None
-                start = self.text.offset(func.lineno, func.col_offset)
-                end = self.text.offset(func.end_lineno, func.end_col_offset)
-                if (self.text.next_code_character(end) != "("
-                        or self.text.offset(node.lineno, node.col_offset) != start):
-                    self.unsupported = True  # `(callee)(...)`: libcst keeps the parentheses
-                self.found.append(_CallSite(
-                    node.lineno, start, end, self.text.offset(node.end_lineno,
-                                                              node.end_col_offset),
-                    rule, qualified))
-                return
+def _within(site: _CallSite, fstrings: Sequence[ast.JoinedStr], text: _Text) -> bool:
+    """Whether the call is inside an f-string (where positions differ across versions)."""
+    for fstring in fstrings:
+        assert fstring.end_lineno is not None and fstring.end_col_offset is not None
+        if (fstring.lineno <= site.line <= fstring.end_lineno and
+                text.offset(fstring.lineno, fstring.col_offset) <= site.start
+                < text.offset(fstring.end_lineno, fstring.end_col_offset)):
+            return True
+    return False
 
 
 def _dotted(expression: ast.expr) -> list[str] | None:

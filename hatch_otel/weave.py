@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from .cache import NO_CACHE, Cache
@@ -53,6 +52,8 @@ def weave_all(sources: Sequence[tuple[str, ModuleInput]], cache: Cache = NO_CACH
     lines = sum(sources[i][0].count("\n") for i in missing)
     workers = jobs or int(os.environ.get("HATCH_OTEL_JOBS", "0")) or os.cpu_count() or 1
     if workers > 1 and len(missing) > 1 and lines >= PARALLEL_LINES:
+        from concurrent.futures import ProcessPoolExecutor
+
         texts, units = zip(*(sources[i] for i in missing), strict=True)
         with ProcessPoolExecutor(min(workers, len(missing))) as pool:
             fresh = list(pool.map(_weave_or_problem, texts, units,
