@@ -98,7 +98,10 @@ class OtelAsgiMiddleware:
         query = scope.get("query_string", b"")
         if query:  # redacted as every other hatch-otel server redacts it
             attributes["url.query"] = semconv.redact_query(query.decode("latin-1"))
-        span.set_attributes(attributes)
+        if attributes:
+            span.set_attributes(attributes)
+        if not semconv.captures_headers("server", "response"):
+            return await self.app(scope, receive, send)
 
         async def traced_send(message: Message) -> None:
             if message.get("type") == "http.response.start":

@@ -8,21 +8,24 @@ references taken earlier (`from x import y`) see the instrumented code too.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # importlib.abc costs an app 15 ms at start-up (importlib.resources and more)
+    import importlib.abc
 
 from . import report
 
 ModuleHook = Callable[[ModuleType], None]
 
 
-class _Watch(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; wraps the real loader of a watched module to run its hooks."""
+class _Watch:
+    """A meta path finder that finds nothing itself; it wraps the real loader of a watched
+    module to run its hooks."""
 
     def __init__(self) -> None:
         self.hooks: dict[str, list[tuple[str, ModuleHook]]] = {}
@@ -40,12 +43,15 @@ class _Watch(importlib.abc.MetaPathFinder):
                 find(fullname, path, target) if find is not None else None)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _HookedLoader(spec.loader, self.hooks[fullname])
+                    spec.loader = cast("importlib.abc.Loader",
+                                       _HookedLoader(spec.loader, self.hooks[fullname]))
                 return spec
         return None
 
 
-class _HookedLoader(importlib.abc.Loader):
+class _HookedLoader:
+    """The real loader, and then the hooks."""
+
     def __init__(self, loader: Any, hooks: list[tuple[str, ModuleHook]]) -> None:
         self.loader = loader
         self.hooks = hooks

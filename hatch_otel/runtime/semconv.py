@@ -208,6 +208,11 @@ def _header_names(variable: str) -> re.Pattern[str] | None:
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
+def captures_headers(side: str, direction: str) -> bool:
+    """Whether OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_{SIDE}_{DIRECTION} asks for any."""
+    return _header_names(f"{CAPTURE_HEADERS}{side.upper()}_{direction.upper()}") is not None
+
+
 def header_attributes(side: str, direction: str,
                       headers: Iterable[tuple[Any, Any]]) -> dict[str, list[str]]:
     """`http.{direction}.header.<name>` for the headers that
