@@ -41,7 +41,15 @@ def lower_bound(library: Library) -> str | None:
     return bounds[0] if len(bounds) == 1 else None
 
 
+TEST_FILES = {  # libraries sharing a distribution: the file names alone would pick both
+    "aiohttp-client": ["test_lib_clients_aiohttp.py"],
+    "aiohttp-server": ["test_lib_servers_aiohttp.py"],
+}
+
+
 def test_files(library: Library) -> list[Path]:
+    if library.name in TEST_FILES:
+        return [REPO / "tests" / name for name in TEST_FILES[library.name]]
     names = {library.folder.name, re.sub(r"[-.]+", "_", library.name)}
     if library.distribution:
         names.add(re.sub(r"[-.]+", "_", library.distribution))

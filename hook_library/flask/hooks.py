@@ -1,8 +1,11 @@
-"""Flask: trace the app created at a woven `Flask(...)` call site."""
+"""Flask: trace the app created at a woven `Flask(...)` call site.
+
+The route and the unhandled exception come from the app's own `before_request` and
+`teardown_request` callbacks rather than Flask's signals, which Flask before 2.3 offers only
+when blinker happens to be installed.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import flask
 
@@ -16,15 +19,17 @@ def instrument_app(ctx: HookContext) -> None:
     if not isinstance(app, flask.Flask) or getattr(app.wsgi_app, "hatch_otel_instrumented", False):
         return
     app.wsgi_app = OtelMiddleware(app.wsgi_app, "flask")  # type: ignore[method-assign]
-    flask.request_started.connect(_route_known, app, weak=False)
-    flask.got_request_exception.connect(_request_failed, app, weak=False)
+    app.before_request(_route_known)
+    app.teardown_request(_request_ended)
 
 
-def _route_known(sender: Any, **_: Any) -> None:
+def _route_known() -> None:
     rule = flask.request.url_rule
     if rule is not None:
         set_route(flask.request.environ, rule.rule)
 
 
-def _request_failed(sender: Any, exception: BaseException, **_: Any) -> None:
-    set_error(flask.request.environ, exception)
+def _request_ended(exception: BaseException | None) -> None:
+    """An exception here is one no error handler turned into a response: the 500."""
+    if exception is not None:
+        set_error(flask.request.environ, exception)
