@@ -333,8 +333,6 @@ class ServerCall:
             report.hook_failed(f"{self.library}: server span end")
 
     def _finish(self, exc: BaseException | None) -> None:
-        from opentelemetry.trace import Status, StatusCode
-
         status = self.attributes.get("http.response.status_code")
         if exc is not None:
             record_error(self.span, exc)
@@ -342,7 +340,7 @@ class ServerCall:
         elif isinstance(status, int) and status >= 500:
             self.attributes["error.type"] = str(status)
             self.span.set_attribute("error.type", str(status))
-            self.span.set_status(Status(StatusCode.ERROR))
+            self.span.set_status(trace.Status(trace.StatusCode.ERROR))
         self.span.end()
         duration_histogram(self.library, "http.server.request.duration",
                            "Duration of HTTP server requests.").record(
@@ -356,7 +354,13 @@ def _local_address(host: str | None, server: tuple[str, int | None] | None,
     listening address."""
     address: str | None = None
     port: int | None = None
-    if host:
+    host = host or ""
+    name, colon, number = host.partition(":")
+    if name and "[" not in host and "@" not in host and (
+            not colon or (number.isdigit() and int(number) <= 65535)):
+        address = name.lower()  # `host` or `host:port`, as nearly every request has it
+        port = int(number) if number else {"http": 80, "https": 443}.get(scheme)
+    elif host:
         try:
             parts = urlsplit("//" + host)
             address, port = parts.hostname, parts.port

@@ -47,7 +47,8 @@ class OtelMiddleware:
         return getattr(self.app, name)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if CALL_KEY in environ or semconv.is_excluded(self.library, _url(environ)):
+        excluded = semconv.excluded_urls(self.library)
+        if CALL_KEY in environ or (excluded is not None and excluded.search(_url(environ))):
             return self.app(environ, start_response)
         call = semconv.ServerCall.start(
             self.library, environ.get("REQUEST_METHOD", "GET"), _headers(environ),
