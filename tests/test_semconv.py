@@ -42,3 +42,20 @@ def test_unknown_methods_fold_into_other() -> None:
     assert semconv.method_attributes("get") == {"http.request.method": "GET"}
     assert semconv.method_attributes("BREW") == {"http.request.method": "_OTHER",
                                                  "http.request.method_original": "BREW"}
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("localhost", {"server.address": "localhost", "server.port": 80}),
+    ("Shop.Example:8443", {"server.address": "shop.example", "server.port": 8443}),
+    ("127.0.0.1:5000", {"server.address": "127.0.0.1", "server.port": 5000}),
+    ("[::1]:8000", {"server.address": "::1", "server.port": 8000}),
+    ("shop:", {"server.address": "shop", "server.port": 80}),
+    ("shop:99999", {}),
+    ("shop:http", {}),
+    (None, {"server.address": "10.0.0.2", "server.port": 9000}),
+])
+def test_the_server_address_comes_from_the_host_header(host: str | None,
+                                                       expected: dict[str, object]) -> None:
+    """The Host header as sent (`host`, `host:port`, IPv6, malformed); without one, the
+    listening address."""
+    assert semconv._local_address(host, ("10.0.0.2", 9000), "http") == expected
