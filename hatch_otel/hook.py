@@ -40,8 +40,13 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             config = config_module.load(self.config, root, config_module.table_path(root))
             project = from_builder(root, self.build_config.builder)
             key = reuse.build_key(project, config)
-            built = reuse.reuse(cache, key) or reuse.build(
-                cache, key, lambda directory: _weave_into(directory, project, config, cache))
+            built = reuse.reuse(cache, key)
+            if built is not None:
+                self.app.display_debug("hatch-otel: nothing the build depends on changed; "
+                                       f"reusing the stored result in {built.directory}")
+            else:
+                built = reuse.build(cache, key, lambda directory: _weave_into(
+                    directory, project, config, cache))
         except HatchOtelError as exc:
             self.app.abort("\n".join(exc.lines()))
             raise  # abort exits; this only satisfies type checkers

@@ -47,13 +47,16 @@ def test_uv_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, wheelhous
 def test_builds_are_byte_identical_under_source_date_epoch(sample: Path, tmp_path: Path):
     """Cold, cold without any cache, and warm (the stored build reused): the same bytes."""
     env = {"SOURCE_DATE_EPOCH": "1700000000", "HATCH_OTEL_CACHE_DIR": str(tmp_path / "cache")}
-    outputs = [_build_wheel(sample, tmp_path / "cold", env=env),
+    verbose = {**env, "HATCH_VERBOSE": "1"}
+    outputs = [_build_wheel(sample, tmp_path / "cold", env=verbose),
                _build_wheel(sample, tmp_path / "uncached", env={**env, "HATCH_OTEL_NO_CACHE": "1"}),
-               _build_wheel(sample, tmp_path / "warm", env=env)]
+               _build_wheel(sample, tmp_path / "warm", env=verbose)]
     wheels = [next((tmp_path / name).glob("*.whl")).read_bytes()
               for name in ("cold", "uncached", "warm")]
     assert wheels[0] == wheels[1] == wheels[2]
     assert all("hatch-otel 0.1.0: wove 3 file(s)" in output for output in outputs)
+    reused = "nothing the build depends on changed; reusing the stored result"
+    assert reused not in outputs[0] and reused in outputs[2]
     assert [p.name for p in (tmp_path / "cache" / "builds").iterdir()] != []
 
 
