@@ -11,6 +11,8 @@ from .rules import Rule
 
 RUNTIME_ALIAS = "_hatch_otel"
 """The name woven modules import the bundled runtime as (one underscore: never mangled)."""
+IGNORE_MARKER = "otel: ignore"
+"""The comment that keeps a statement, function, class or file unwoven."""
 
 
 @dataclass(frozen=True)

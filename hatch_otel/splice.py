@@ -24,10 +24,17 @@ from typing import Literal
 
 from .names import Aliases, ModuleNames
 from .rules import Rule
-from .sites import RUNTIME_ALIAS, ModuleInput, WeaveResult, WeaveSite, runtime_import_line
+from .sites import (
+    IGNORE_MARKER,
+    RUNTIME_ALIAS,
+    ModuleInput,
+    WeaveResult,
+    WeaveSite,
+    runtime_import_line,
+)
 
-IGNORE_MARKER = "otel: ignore"
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_BLANKS = re.compile(r"[ \t\f\r\n\\]*")
 
 
 def splice_calls(source: str, unit: ModuleInput) -> WeaveResult | None:
@@ -104,8 +111,7 @@ class _Text:
 
     def next_code_character(self, offset: int) -> str:
         """The first character at or after `offset` that is not a space or a line break."""
-        match = re.compile(r"[ \t\f\r\n\\]*").match(self.source, offset)
-        end = match.end() if match else offset
+        end = _BLANKS.match(self.source, offset).end()  # type: ignore[union-attr]
         return self.source[end:end + 1]
 
     def with_insertions(self, insertions: Sequence[tuple[int, int, str]]) -> str:
@@ -189,10 +195,9 @@ def _import_anchor(tree: ast.Module, text: _Text) -> tuple[int, bool] | Literal[
     if not body or isinstance(body[0], _COMPOUND):
         return None
     first = body[0]
-    start = text.offset(first.lineno, first.col_offset)
-    if first.col_offset != 0 or text.line_starts[first.lineno - 1] != start:
+    if first.col_offset != 0:
         return None
-    return start, False
+    return text.offset(first.lineno, 0), False
 
 
 _COMPOUND: tuple[type[ast.stmt], ...] = (

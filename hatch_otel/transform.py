@@ -30,6 +30,7 @@ from .errors import SourceProblem
 from .names import Aliases, unambiguous_aliases
 from .rules import Rule
 from .sites import (
+    IGNORE_MARKER,
     RUNTIME_ALIAS,
     ModuleInput,
     ParseFailure,
@@ -37,8 +38,6 @@ from .sites import (
     WeaveSite,
     runtime_import_line,
 )
-
-IGNORE_MARKER = "otel: ignore"
 
 
 def weave_module(source: str, unit: ModuleInput) -> WeaveResult:
