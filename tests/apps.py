@@ -157,6 +157,55 @@ def serving_app(apps: AppsEnv, args: list[str], collector: OtlpReceiver, port: i
         yield process
 
 
+ITEM_HEADERS = {"traceparent": TRACEPARENT, "User-Agent": "lib-test", "X-Tenant": "acme",
+                "Authorization": "Bearer secret"}
+"""What the server tests send with their traced request (`?token=abc&page=2` in its URL)."""
+CAPTURE_SWITCHES = {
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": "x-tenant,authorization",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE": "content-type",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS": "authorization",
+}
+
+
+def assert_traced_request(span: ReceivedSpan, library: str, route: str, port: int) -> None:
+    """The SERVER span of a 200 request sent with ITEM_HEADERS under CAPTURE_SWITCHES: it
+    continues the caller's trace and has every attribute the conventions ask for, the
+    signing query value and the Authorization header redacted."""
+    assert (span.name, span.kind, span.scope) == (f"GET {route}", "SERVER", f"hatch_otel.{library}")
+    assert (span.trace_id, span.parent_span_id) == (TRACEPARENT[3:35], TRACEPARENT[36:52])
+    assert span.attributes["http.route"] == route
+    assert span.attributes["url.query"] == "token=REDACTED&page=2"
+    assert span.attributes["url.scheme"] == "http"
+    assert span.attributes["http.request.method"] == "GET"
+    assert span.attributes["http.response.status_code"] == 200
+    assert span.attributes["server.address"] == "127.0.0.1"
+    assert span.attributes["server.port"] == port
+    assert span.attributes["client.address"] == "127.0.0.1"
+    assert span.attributes["user_agent.original"] == "lib-test"
+    assert span.attributes["network.protocol.version"] == "1.1"
+    assert span.attributes["http.request.header.x-tenant"] == ["acme"]
+    assert span.attributes["http.request.header.authorization"] == ["[REDACTED]"]
+    assert span.attributes["http.response.header.content-type"] == ["application/json"]
+    assert "http.request.header.user-agent" not in span.attributes
+    assert span.status_code == "UNSET"
+
+
+def assert_failed_request(span: ReceivedSpan, name: str, error_type: str) -> None:
+    """The SERVER span of a request whose handler raised `error_type` (a 500)."""
+    assert span.name == name
+    assert span.attributes["http.response.status_code"] == 500
+    assert span.attributes["error.type"] == error_type
+    assert span.status_code == "ERROR"
+    assert [e.attributes["exception.type"] for e in span.events if e.name == "exception"] == [
+        error_type]
+
+
+def assert_not_found(span: ReceivedSpan) -> None:
+    """A 404 matched no route: named by its method alone, and not an error."""
+    assert (span.name, span.attributes["http.response.status_code"]) == ("GET", 404)
+    assert "error.type" not in span.attributes and span.status_code == "UNSET"
+
+
 def server_spans(collector: OtlpReceiver, *paths: str) -> dict[str, ReceivedSpan]:
     """The one SERVER span of each request path (failing when a path got none or several)."""
     def found(spans: list[ReceivedSpan]) -> bool:
