@@ -35,6 +35,20 @@ def test_python_m_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, whe
     assert "greeter/_otel/manifest.json" in wheel_names(wheel)
 
 
+def test_hatch_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, wheelhouse: Path):
+    """`hatch build`, in build environments of its own (data and cache kept in tmp_path, so an
+    older hatch-otel from an earlier run cannot be reused)."""
+    hatch = Path(sys.executable).with_name("hatch")
+    result = run([str(hatch), "build", "--target", "wheel", str(tmp_path / "dist")], cwd=sample,
+                 env={"PIP_FIND_LINKS": str(wheelhouse), "UV_FIND_LINKS": str(wheelhouse),
+                      "HATCH_DATA_DIR": str(tmp_path / "hatch-data"),
+                      "HATCH_CACHE_DIR": str(tmp_path / "hatch-cache")})
+    assert "hatch-otel 0.1.0: wove 3 file(s)" in result.stdout + result.stderr
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    assert "_hatch_otel.at(" in wheel_text(wheel, "greeter/app.py")
+    assert "greeter/_otel/manifest.json" in wheel_names(wheel)
+
+
 def test_uv_build_produces_a_woven_wheel(sample: Path, tmp_path: Path, wheelhouse: Path):
     uv = Path(sys.executable).with_name("uv")
     result = run([str(uv), "build", "--wheel", "--find-links", str(wheelhouse), "--out-dir",
