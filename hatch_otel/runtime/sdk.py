@@ -8,9 +8,11 @@ Both exporters survive a fork (see ForkSafeExport).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
+from importlib import import_module
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -138,6 +140,14 @@ class ForkSafeExport:
         """The exporter if it was built, without building it."""
         return self._exporter
 
+    def force_flush(self, timeout_millis: float) -> bool:
+        exporter = self._exporter
+        return True if exporter is None else bool(exporter.force_flush(timeout_millis))
+
+    def shutdown(self, **kwargs: Any) -> None:
+        if self._exporter is not None:
+            self._exporter.shutdown(**kwargs)
+
     def _before_fork(self) -> None:
         self._held_for_fork = self._lock.acquire(timeout=FORK_WAIT_SECONDS)
 
@@ -153,22 +163,23 @@ class ForkSafeExport:
         self._first_done = False
 
 
-def _otlp_span_exporter() -> SpanExporter:
-    if _protocol("TRACES") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-            OTLPSpanExporter,
-        )
-    exporter: SpanExporter = OTLPSpanExporter()
-    return exporter
+_OTLP_EXPORTERS = {"TRACES": ("trace_exporter", "OTLPSpanExporter"),
+                   "METRICS": ("metric_exporter", "OTLPMetricExporter")}
+
+
+def _otlp_exporter(signal: str) -> Any:
+    """A signal's OTLP exporter, over the protocol OTEL_EXPORTER_OTLP_*PROTOCOL asks for."""
+    module, name = _OTLP_EXPORTERS[signal]
+    transport = "grpc" if _protocol(signal) == "grpc" else "http"
+    return getattr(import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module}"),
+                   name)()
 
 
 class LazyOtlpSpanExporter(SpanExporter):
     """The OTLP span exporter, imported and built on first export, off the app's start-up path."""
 
     def __init__(self) -> None:
-        self._export = ForkSafeExport(_otlp_span_exporter)
+        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "TRACES"))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -181,31 +192,17 @@ class LazyOtlpSpanExporter(SpanExporter):
         return result
 
     def shutdown(self) -> None:
-        exporter = self._export.current()
-        if exporter is not None:
-            exporter.shutdown()
+        self._export.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        exporter = self._export.current()
-        return True if exporter is None else bool(exporter.force_flush(timeout_millis))
-
-
-def _otlp_metric_exporter() -> MetricExporter:
-    if _protocol("METRICS") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
-            OTLPMetricExporter,
-        )
-    exporter: MetricExporter = OTLPMetricExporter()
-    return exporter
+        return self._export.force_flush(timeout_millis)
 
 
 class ForkSafeMetricExporter(MetricExporter):
     """The OTLP metric exporter, each forked child building its own (see ForkSafeExport)."""
 
     def __init__(self) -> None:
-        self._export = ForkSafeExport(_otlp_metric_exporter)
+        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "METRICS"))
         first = self._export.get()  # its temporality and aggregation come from the env
         super().__init__(preferred_temporality=first._preferred_temporality,
                          preferred_aggregation=first._preferred_aggregation)
@@ -218,13 +215,10 @@ class ForkSafeMetricExporter(MetricExporter):
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        exporter = self._export.current()
-        return True if exporter is None else bool(exporter.force_flush(timeout_millis))
+        return self._export.force_flush(timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        exporter = self._export.current()
-        if exporter is not None:
-            exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
+        self._export.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
 def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
