@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -42,6 +43,21 @@ def counting_export() -> tuple[sdk.ForkSafeExport, list[object]]:
     return sdk.ForkSafeExport(build), builds
 
 
+@contextmanager
+def export_in_progress(export: sdk.ForkSafeExport) -> Iterator[None]:
+    """An export on another thread that lasts until the block ends (at most 5 s)."""
+    started, release = threading.Event(), threading.Event()
+    thread = threading.Thread(target=export.run,
+                              args=(lambda exporter: (started.set(), release.wait(5)),))
+    thread.start()
+    started.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
 def test_a_fork_waits_for_the_first_export_to_end() -> None:
     export, _ = counting_export()
     started, ended_at = threading.Event(), []
@@ -63,16 +79,10 @@ def test_a_fork_waits_for_the_first_export_to_end() -> None:
 def test_later_exports_do_not_hold_up_a_fork() -> None:
     export, _ = counting_export()
     export.run(lambda exporter: None)
-    started, release = threading.Event(), threading.Event()
-    thread = threading.Thread(target=export.run,
-                              args=(lambda exporter: (started.set(), release.wait(5)),))
-    thread.start()
-    started.wait()
-    begun = time.monotonic()
-    assert in_child(lambda: True)
-    assert time.monotonic() - begun < 0.25
-    release.set()
-    thread.join()
+    with export_in_progress(export):
+        begun = time.monotonic()
+        assert in_child(lambda: True)
+        assert time.monotonic() - begun < 0.25
 
 
 def test_a_child_builds_its_own_exporter() -> None:
@@ -92,13 +102,7 @@ def test_a_fork_waits_a_bounded_time_and_the_child_still_exports(
     FORK_WAIT_SECONDS, and the child's own exports are not blocked by the parent's lock."""
     monkeypatch.setattr(sdk, "FORK_WAIT_SECONDS", 0.2)
     export, _ = counting_export()
-    started, release = threading.Event(), threading.Event()
-    thread = threading.Thread(target=export.run,
-                              args=(lambda exporter: (started.set(), release.wait(5)),))
-    thread.start()
-    started.wait()
-    begun = time.monotonic()
-    assert in_child(lambda: export.run(lambda exporter: "exported") == "exported")
-    assert 0.15 < time.monotonic() - begun < 2
-    release.set()
-    thread.join()
+    with export_in_progress(export):
+        begun = time.monotonic()
+        assert in_child(lambda: export.run(lambda exporter: "exported") == "exported")
+        assert 0.15 < time.monotonic() - begun < 2
