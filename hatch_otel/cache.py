@@ -38,7 +38,9 @@ def tool_fingerprint() -> str:
     """hatch-otel's version and the size and time of each of its files and rules: a working
     copy installed for development gets new keys when it is edited, whatever its version."""
     digest = hashlib.sha256(__version__.encode())
-    for folder in (Path(__file__).parent, library_root()):
+    package, library = Path(__file__).parent, library_root()
+    # an installed wheel carries the library inside the package; a checkout has it beside
+    for folder in (package,) if library.is_relative_to(package) else (package, library):
         for path in sorted(folder.rglob("*")):
             if path.suffix in (".py", ".toml"):
                 stat = path.stat()
