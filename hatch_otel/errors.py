@@ -41,3 +41,8 @@ UNPARSABLE_REMEDY = (
     "files that do not parse cannot be woven: fix them, or set `strict = false` in the otel "
     "hook table to ship them unwoven"
 )
+
+
+def first_line(error: Exception) -> str:
+    """packaging's messages add a caret diagram on later lines; messages here are one line."""
+    return str(error).partition("\n")[0]

@@ -36,6 +36,14 @@ class Project:
     """Console-script targets, `module:function`."""
 
 
+def display_path(path: Path, root: Path) -> str:
+    """Paths in messages are relative to the project root, so they read the same everywhere."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def from_builder(root: Path, builder: Any) -> Project:
     """A Project from a hatchling wheel builder (its metadata and its included files)."""
     core = builder.metadata.core

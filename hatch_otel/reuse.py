@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from packaging.markers import default_environment
 
 from .cache import Cache
+from .locks import lock_inputs
 
 if TYPE_CHECKING:
     from .config import Config
@@ -63,8 +64,6 @@ class Contents:
 
 def build_key(project: Project, config: Config) -> str:
     """Everything a build's outcome depends on, hashed (reads every source file once)."""
-    from .analyse import lock_inputs
-
     parts: list[str | bytes] = [
         sys.version, repr(sorted(default_environment().items())), repr(config), project.name,
         repr(project.dependencies), repr(sorted(project.optional_dependencies.items())),
