@@ -8,6 +8,7 @@ file), the pins of `locks.py` for the lock file, `packaging` for requirements an
 from __future__ import annotations
 
 import ast
+import fnmatch
 import gc
 import os
 import sys
@@ -41,6 +42,29 @@ class SourceModule:
     imports: frozenset[str]
     defines: tuple[str, ...]
     is_package_init: bool
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the rules can act on, so that a build parses only the sources that may matter.
+
+    A source that is plain ASCII, declares no encoding, names none of `names` and is not a
+    module of `modules` cannot import anything a rule acts on: it is recorded as importing
+    and defining nothing, without being parsed. That is most files of a large project, and
+    every file of one that uses no instrumented library. (A syntax error in such a file is left
+    to Python to report, as a build without hatch-otel would.)
+    """
+
+    names: frozenset[str]
+    """Top-level import names of the instrumented libraries and of the rules' targets."""
+    modules: tuple[str, ...] = ()
+    """`module` globs of the function rules (the project's own `trace` and `hook` rules)."""
+
+    def needs_parsing(self, module: str, source: bytes) -> bool:
+        if not source.isascii() or b"coding" in b"\n".join(source.split(b"\n", 2)[:2]):
+            return True  # identifiers may be spelt in other characters (PEP 3131, PEP 263)
+        return (any(name.encode() in source for name in self.names)
+                or any(fnmatch.fnmatchcase(module, glob) for glob in self.modules))
 
 
 @dataclass(frozen=True)
@@ -86,13 +110,17 @@ def analyse(
     optional_dependencies: Mapping[str, Sequence[str]],
     files: Iterable[ProjectFile],
     cache: Cache = NO_CACHE,
+    watch: Watch | None = None,
 ) -> Analysis:
-    """Answer "what does this project use?" from pyproject data, the lock file and the sources."""
+    """Answer "what does this project use?" from pyproject data, the lock file and the sources.
+
+    With a `watch`, only the sources that may matter to it are parsed (see `Watch`); without
+    one, every source is."""
     project = canonicalize_name(project_name)
     declared, excluded = _read_declared(project, dependencies, optional_dependencies)
     lock_path = next(iter(lock_file_candidates(root)), None)
     locked = read_lock(lock_path, root, project) if lock_path else {}
-    modules, problems = _scan_files(root, files, cache)
+    modules, problems = _scan_files(root, files, cache, watch)
     imported = frozenset().union(*(m.imports for m in modules))
     top_levels = frozenset(name.partition(".")[0] for name in imported)
     return Analysis(
@@ -154,30 +182,33 @@ def _read_declared(
     return declared, excluded
 
 
-# Lock files --------------------------------------------------------------------------------
-
 # Sources -----------------------------------------------------------------------------------
 
 _DYNAMIC_IMPORTERS = frozenset({"import_module", "__import__"})
 
 
 def _scan_files(
-    root: Path, files: Iterable[ProjectFile], cache: Cache
+    root: Path, files: Iterable[ProjectFile], cache: Cache, watch: Watch | None
 ) -> tuple[tuple[SourceModule, ...], tuple[SourceProblem, ...]]:
-    """Scan every `.py` file; a file that does not parse is reported and left out."""
+    """Scan the `.py` files (those that may matter to `watch`); a file that does not parse is
+    reported and left out."""
     modules: list[SourceModule] = []
     problems: list[SourceProblem] = []
     sources = sorted(
         (f for f in files if f.distribution_path.endswith(".py")),
         key=lambda f: f.distribution_path,
     )
-    keys: list[str] = []
+    keys: dict[int, str] = {}
     results: list[SourceModule | SourceProblem | None] = []
-    for file in sources:
+    for index, file in enumerate(sources):
         source = file.path.read_bytes()
-        keys.append(cache.key(sys.version, file.distribution_path, display_path(file.path, root),
-                              source))
-        results.append(_from_cache(file, cache.get("scan", keys[-1])))
+        parts, is_init = _module_parts(file)
+        if watch is not None and not watch.needs_parsing(".".join(parts), source):
+            results.append(SourceModule(file, ".".join(parts), frozenset(), (), is_init))
+            continue
+        keys[index] = cache.key(sys.version, file.distribution_path,
+                                display_path(file.path, root), source)
+        results.append(_from_cache(file, cache.get("scan", keys[index])))
     missing = [i for i, scanned in enumerate(results) if scanned is None]
     size = sum(sources[i].path.stat().st_size for i in missing)
     workers = int(os.environ.get("HATCH_OTEL_JOBS", "0")) or os.cpu_count() or 1
@@ -259,10 +290,7 @@ def _parsing() -> Iterator[None]:
 
 def _scan_module(file: ProjectFile, source: bytes, tree: ast.Module) -> SourceModule:
     """Collect imports and function qualnames of one parsed file."""
-    parts = file.distribution_path.removesuffix(".py").split("/")
-    is_init = parts[-1] == "__init__"
-    if is_init:
-        parts.pop()
+    parts, is_init = _module_parts(file)
     scan = _Scan(parts if is_init else parts[:-1])
     scan.block(tree.body, "")
     lines = _importer_lines(source)
@@ -275,6 +303,13 @@ def _scan_module(file: ProjectFile, source: bytes, tree: ast.Module) -> SourceMo
         defines=tuple(dict.fromkeys(scan.defines)),
         is_package_init=is_init,
     )
+
+
+def _module_parts(file: ProjectFile) -> tuple[list[str], bool]:
+    """The dotted module name of a file, as parts, and whether it is a package's `__init__`."""
+    parts = file.distribution_path.removesuffix(".py").split("/")
+    is_init = parts[-1] == "__init__"
+    return (parts[:-1] if is_init else parts), is_init
 
 
 class _Scan:

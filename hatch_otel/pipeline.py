@@ -10,12 +10,13 @@ import contextlib
 import dataclasses
 import fnmatch
 import io
+import re
 import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .analyse import Analysis, SourceModule, analyse
+from .analyse import Analysis, SourceModule, Watch, analyse
 from .cache import NO_CACHE, Cache
 from .config import Config
 from .errors import UNPARSABLE_REMEDY, SourceProblem
@@ -72,11 +73,12 @@ class Outcome:
 def run(project: Project, config: Config, library: Sequence[Library] | None = None,
         cache: Cache = NO_CACHE) -> Outcome:
     """Analyse, plan and weave in memory; nothing is written and nothing raised for sources."""
+    library = load_library() if library is None else library
     analysis = analyse(project.root, project.name, project.dependencies,
-                       project.optional_dependencies, project.files, cache)
+                       project.optional_dependencies, project.files, cache,
+                       _watch(library, config))
     unparsable = list(analysis.problems)
-    plan = make_plan(analysis, load_library() if library is None else library, config,
-                     project.scripts)
+    plan = make_plan(analysis, library, config, project.scripts)
     candidates = []
     for module in analysis.modules:
         if _excluded(module.file, project.root, config.exclude):
@@ -107,6 +109,20 @@ def run(project: Project, config: Config, library: Sequence[Library] | None = No
                       and rule.id not in matched)
     return Outcome(analysis, plan, tuple(woven), config.strict, tuple(ignored),
                    tuple(unparsable), unmatched)
+
+
+def _watch(library: Sequence[Library], config: Config) -> Watch:
+    """What the rules can act on: the sources naming none of it need not be parsed.
+
+    A glob in a target's first part (`*.connect`) leaves an empty name, found in every source."""
+    names = {module.partition(".")[0] for lib in library for module in lib.modules}
+    modules = []
+    for rule in (*(r for lib in library for r in lib.rules), *config.rules):
+        if rule.join_point == "function" and rule.decorator is None:
+            modules.append(rule.target.partition(":")[0])
+        else:  # a call or import target, or a decorator: a dotted name, maybe a glob
+            names.add(re.split(r"[.*?\[]", rule.decorator or rule.target, maxsplit=1)[0])
+    return Watch(frozenset(names), tuple(modules))
 
 
 def _relative(file: ProjectFile, root: Path) -> str | None:

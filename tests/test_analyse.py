@@ -12,7 +12,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from hatch_otel.analyse import Analysis, DeclaredDependency, ProjectFile, analyse
+from hatch_otel.analyse import Analysis, DeclaredDependency, ProjectFile, Watch, analyse
 from hatch_otel.errors import ConfigError, SourceProblem
 
 
@@ -583,3 +583,40 @@ def test_imports_module_semantics(tmp_path: Path) -> None:
     assert [m.module for m in analysis.modules_importing("flask")] == ["greeter.web"]
     assert [m.module for m in analysis.modules_importing("flask_sqlalchemy")] == ["greeter.db"]
     assert analysis.modules_importing("requests") == ()
+
+
+WATCH = Watch(frozenset({"sqlite3", "flask"}), ("greeter.jobs",))
+
+
+def test_a_watch_parses_only_the_sources_that_may_matter(tmp_path: Path) -> None:
+    files = [
+        source(tmp_path, "greeter/db.py", "import sqlite3\n"),
+        source(tmp_path, "greeter/noted.py", "# not sqlite3, only a comment\nimport os\n"),
+        source(tmp_path, "greeter/jobs.py", "def run():\n    pass\n"),
+        source(tmp_path, "greeter/wide.py", "import \uff46lask\n"),  # NFKC: `import flask`
+        source(tmp_path, "greeter/calc.py", "import json\n\ndef f():\n    pass\n"),
+        source(tmp_path, "greeter/unread.py", "x = (1,\n"),
+    ]
+
+    analysis = analyse(tmp_path, "greeter", [], {}, files, watch=WATCH)
+
+    assert analysis.problems == ()  # unread.py was not parsed: Python reports it, at import
+    scanned = {m.module: (sorted(m.imports), m.defines) for m in analysis.modules}
+    assert scanned == {
+        "greeter.db": (["sqlite3"], ()),
+        "greeter.noted": (["os"], ()),  # named in a comment: parsed, to be sure
+        "greeter.jobs": ([], ("run",)),  # a function rule's module
+        "greeter.wide": (["flask"], ()),  # not ASCII: parsed
+        "greeter.calc": ([], ()),  # names nothing watched: imports nothing a rule acts on
+        "greeter.unread": ([], ()),
+    }
+    assert analysis.imports_module("flask") and analysis.imports_module("sqlite3")
+
+
+def test_a_watch_parses_a_source_that_declares_its_encoding(tmp_path: Path) -> None:
+    text = "# -*- coding: latin-1 -*-\nx = (1,\n"
+    files = [source(tmp_path, "greeter/old.py", text)]
+
+    analysis = analyse(tmp_path, "greeter", [], {}, files, watch=WATCH)
+
+    assert [str(p) for p in analysis.problems] == ["greeter/old.py:2:5: '(' was never closed"]

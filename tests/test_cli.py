@@ -38,6 +38,8 @@ def traced():
 def untraced():
     return sqlite3.connect(":memory:")  # otel: ignore
 """
+BROKEN = "def broken(:\n    return sqlite3.connect()\n"
+"""A file that does not parse, and that names an instrumented library (so a build parses it)."""
 
 
 @pytest.fixture
@@ -190,7 +192,7 @@ def test_plan_json_lists_ignored_sites_and_warnings(
 ) -> None:
     project = make_project(
         tmp_path / "shop",
-        {"shop/db.py": DB_MODULE, "shop/broken.py": "def broken(:\n    pass\n"},
+        {"shop/db.py": DB_MODULE, "shop/broken.py": BROKEN},
         "strict = false\n",
     )
 
@@ -344,8 +346,8 @@ def test_check_reports_every_problem_at_once(
         tmp_path / "shop",
         {
             "shop/db.py": DB_MODULE,
-            "shop/broken.py": "def broken(:\n    pass\n",
-            "shop/also.py": "x = 1\nif x\n",
+            "shop/broken.py": BROKEN,
+            "shop/also.py": "import sqlite3\nif x\n",
         },
         'colour = true\nrules = ["missing.toml", "extra.toml"]\n\n'
         f'[[{TABLE}.trace]]\nfunction = "shop.db:traced"\n\n'
@@ -380,7 +382,7 @@ def test_check_reports_rules_that_match_nothing_with_the_sources(
 ) -> None:
     project = make_project(
         tmp_path / "shop",
-        {"shop/db.py": DB_MODULE, "shop/broken.py": "def broken(:\n    pass\n"},
+        {"shop/db.py": DB_MODULE, "shop/broken.py": BROKEN},
         f'[[{TABLE}.trace]]\nfunction = "shop.db:nothing"\n',
     )
 
@@ -396,13 +398,13 @@ def test_check_reports_rules_that_match_nothing_with_the_sources(
     ]
 
 
-SOURCES = {"shop/db.py": DB_MODULE, "shop/broken.py": "def broken(:\n    pass\n"}
+SOURCES = {"shop/db.py": DB_MODULE, "shop/broken.py": BROKEN}
 
 
 def test_a_file_that_does_not_parse_fails_a_strict_project(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = make_project(tmp_path / "shop", {**SOURCES, "shop/also.py": "x = 1\nif x\n"})
+    project = make_project(tmp_path / "shop", {**SOURCES, "shop/also.py": "import sqlite3\nif x\n"})
 
     assert cli(capsys, "check", str(project)) == (
         1,
