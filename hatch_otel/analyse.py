@@ -48,11 +48,11 @@ class SourceModule:
 class Watch:
     """What the rules can act on, so that a build parses only the sources that may matter.
 
-    A source that is plain ASCII, declares no encoding, names none of `names` and is not a
-    module of `modules` cannot import anything a rule acts on: it is recorded as importing
-    and defining nothing, without being parsed. That is most files of a large project, and
-    every file of one that uses no instrumented library. (A syntax error in such a file is left
-    to Python to report, as a build without hatch-otel would.)
+    A source that is plain ASCII, declares no encoding, names none of `names` where it imports
+    and is not a module of `modules` cannot import anything a rule acts on: it is recorded as
+    importing and defining nothing, without being parsed. That is most files of a large
+    project, and every file of one that uses no instrumented library. (A syntax error in such
+    a file is left to Python to report, as a build without hatch-otel would.)
     """
 
     names: frozenset[str]
@@ -61,10 +61,35 @@ class Watch:
     """`module` globs of the function rules (the project's own `trace` and `hook` rules)."""
 
     def needs_parsing(self, module: str, source: bytes) -> bool:
-        if not source.isascii() or b"coding" in b"\n".join(source.split(b"\n", 2)[:2]):
+        head_end = source.find(b"\n", source.find(b"\n") + 1)  # the first two lines
+        if not source.isascii() or b"coding" in (source if head_end < 0 else source[:head_end]):
             return True  # identifiers may be spelt in other characters (PEP 3131, PEP 263)
-        return (any(name.encode() in source for name in self.names)
-                or any(fnmatch.fnmatchcase(module, glob) for glob in self.modules))
+        if any(fnmatch.fnmatchcase(module, glob) for glob in self.modules):
+            return True
+        imports = _import_statements(source)
+        return any(name.encode() in imports for name in self.names)
+
+
+def _import_statements(source: bytes) -> bytes:
+    """Every logical line of `source` holding the word `import` (joined across backslashes):
+    where an imported module is named. The whole source when it names a dynamic importer,
+    whose argument may be on any later line."""
+    if b"import_module" in source or b"__import__" in source:
+        return source
+    source = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    found = []
+    at = source.find(b"import")
+    while at != -1:
+        begin = source.rfind(b"\n", 0, at) + 1
+        while begin >= 2 and source[begin - 2] == ord("\\"):  # the line above continues here
+            begin = source.rfind(b"\n", 0, begin - 1) + 1
+        end = source.find(b"\n", at)
+        while end != -1 and source[end - 1] == ord("\\"):  # this line continues below
+            end = source.find(b"\n", end + 1)
+        end = len(source) if end == -1 else end
+        found.append(source[begin:end])
+        at = source.find(b"import", end)
+    return b"\n".join(found)
 
 
 @dataclass(frozen=True)

@@ -591,10 +591,16 @@ WATCH = Watch(frozenset({"sqlite3", "flask"}), ("greeter.jobs",))
 def test_a_watch_parses_only_the_sources_that_may_matter(tmp_path: Path) -> None:
     files = [
         source(tmp_path, "greeter/db.py", "import sqlite3\n"),
-        source(tmp_path, "greeter/noted.py", "# not sqlite3, only a comment\nimport os\n"),
+        source(tmp_path, "greeter/noted.py", "import os  # not sqlite3\n"),
+        source(tmp_path, "greeter/joined.py", "import os, \\\n    sqlite3\n"),
+        source(tmp_path, "greeter/back.py", "from \\\n  flask import Flask\n"),
+        source(tmp_path, "greeter/old_mac.py", "import os\rfrom \\\rflask import Flask\r"),
+        source(tmp_path, "greeter/late.py", "import importlib\nimportlib.import_module(\n"
+               "    'flask')\n"),
         source(tmp_path, "greeter/jobs.py", "def run():\n    pass\n"),
         source(tmp_path, "greeter/wide.py", "import \uff46lask\n"),  # NFKC: `import flask`
-        source(tmp_path, "greeter/calc.py", "import json\n\ndef f():\n    pass\n"),
+        source(tmp_path, "greeter/calc.py", "import json\n\n# uses no sqlite3\ndef f():\n"
+               "    return 'flask'\n"),
         source(tmp_path, "greeter/unread.py", "x = (1,\n"),
     ]
 
@@ -604,13 +610,16 @@ def test_a_watch_parses_only_the_sources_that_may_matter(tmp_path: Path) -> None
     scanned = {m.module: (sorted(m.imports), m.defines) for m in analysis.modules}
     assert scanned == {
         "greeter.db": (["sqlite3"], ()),
-        "greeter.noted": (["os"], ()),  # named in a comment: parsed, to be sure
+        "greeter.noted": (["os"], ()),  # named on an import line: parsed, to be sure
+        "greeter.joined": (["os", "sqlite3"], ()),
+        "greeter.back": (["flask", "flask.Flask"], ()),
+        "greeter.old_mac": (["flask", "flask.Flask", "os"], ()),
+        "greeter.late": (["flask", "importlib"], ()),
         "greeter.jobs": ([], ("run",)),  # a function rule's module
         "greeter.wide": (["flask"], ()),  # not ASCII: parsed
-        "greeter.calc": ([], ()),  # names nothing watched: imports nothing a rule acts on
+        "greeter.calc": ([], ()),  # imports nothing watched: not parsed, nothing recorded
         "greeter.unread": ([], ()),
     }
-    assert analysis.imports_module("flask") and analysis.imports_module("sqlite3")
 
 
 def test_a_watch_parses_a_source_that_declares_its_encoding(tmp_path: Path) -> None:
