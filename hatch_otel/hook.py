@@ -39,7 +39,7 @@ class OtelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         try:
             config = config_module.load(self.config, root, config_module.table_path(root))
             project = from_builder(root, self.build_config.builder)
-            key = reuse.build_key(project, config)
+            key = reuse.build_key(project, config, cache)
             built = reuse.reuse(cache, key)
             if built is not None:
                 self.app.display_debug("hatch-otel: nothing the build depends on changed; "

@@ -4,8 +4,8 @@ What a wheel build takes from the hook is a folder of files (the woven modules a
 bundle), the dependencies to add, and the lines to print. On a cold build that folder is
 written into the cache, under one key hashed from everything the outcome depends on:
 hatch-otel itself, the interpreter, the configuration, the project's metadata, its lock files,
-and the list and bytes of its sources. A warm build computes the key, which costs reading the
-sources once, and hands hatchling the stored folder: no analysis, no weaving, nothing written.
+and the list and bytes of its sources. A warm build finds the key from the sources' stat, and
+hands hatchling the stored folder: no analysis, no weaving, nothing written.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,21 +63,45 @@ class Contents:
     debug: tuple[str, ...]
 
 
-def build_key(project: Project, config: Config) -> str:
-    """Everything a build's outcome depends on, hashed (reads every source file once)."""
-    parts: list[str | bytes] = [
+def build_key(project: Project, config: Config, cache: Cache) -> str:
+    """Everything a build's outcome depends on, hashed, the sources by their bytes.
+
+    Reading every source is most of a warm build's work, so the key is also recorded under
+    the sources' stat (size, times, inode), as git's index does, and found from the stat alone
+    the next time. Not when a source changed in the last SETTLED_SECONDS: a change within its
+    timestamps' resolution could leave its stat as it was."""
+    settings: list[str | bytes] = [
         sys.version, repr(sorted(default_environment().items())), repr(config), project.name,
         repr(project.dependencies), repr(sorted(project.optional_dependencies.items())),
         repr(project.scripts), str(project.root),
     ]
     for lock in lock_inputs(project.root):
         with contextlib.suppress(OSError):
-            parts += [str(lock), lock.read_bytes()]
-    for file in sorted(project.files, key=lambda f: f.distribution_path):
-        parts += [file.distribution_path, str(file.path)]
-        if file.distribution_path.endswith(".py"):
-            parts.append(file.path.read_bytes())
-    return Cache.key("build", *parts)
+            settings += [str(lock), lock.read_bytes()]
+    files = sorted(project.files, key=lambda f: f.distribution_path)
+    sources = [f.path for f in files if f.distribution_path.endswith(".py")]
+    listing = [f"{f.distribution_path}\0{f.path}" for f in files]
+    stats = _stats(sources)
+    by_stat = Cache.key("stat", *settings, *listing, *stats)
+    known = cache.get("keys", by_stat)
+    if isinstance(known, str):
+        return known
+    key = Cache.key("build", *settings, *listing, *(path.read_bytes() for path in sources))
+    settled = time.time_ns() - int(SETTLED_SECONDS * 1e9)
+    if _stats(sources) == stats and all(int(s.split(":")[1]) < settled for s in stats):
+        cache.put("keys", by_stat, key)
+    return key
+
+
+SETTLED_SECONDS = 2.0
+"""How long ago a source must have last changed for its stat to stand for its bytes."""
+
+
+def _stats(paths: list[Path]) -> list[str]:
+    """`size:change time:modification time:inode:device` of each file (the change time moves
+    on every write and cannot be set back, so an edit always shows)."""
+    stats = [os.stat(path) for path in paths]
+    return [f"{s.st_size}:{s.st_ctime_ns}:{s.st_mtime_ns}:{s.st_ino}:{s.st_dev}" for s in stats]
 
 
 def reuse(cache: Cache, key: str) -> Built | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -123,10 +124,10 @@ def _contents_writer(project: Project, config: Config, calls: list[Path]
 def test_an_unchanged_project_reuses_its_stored_build(tmp_path: Path) -> None:
     project, cache, cold_builds = _project(tmp_path / "p"), Cache(tmp_path / "cache"), []
     config = load({}, project.root)
-    key = reuse.build_key(project, config)
+    key = reuse.build_key(project, config, cache)
     assert reuse.reuse(cache, key) is None
     first = reuse.build(cache, key, _contents_writer(project, config, cold_builds))
-    assert reuse.build_key(project, config) == key
+    assert reuse.build_key(project, config, cache) == key
     again = reuse.reuse(cache, key)
     assert again is not None and len(cold_builds) == 1
     assert again.files == first.files and not again.temporary
@@ -144,7 +145,7 @@ def test_whatever_the_outcome_depends_on_changes_the_key(tmp_path: Path, change:
     (project.root / "requirements.txt").write_text("-r base.txt\n")
     (project.root / "base.txt").write_text("flask==3.1.0\n")
     config = load({}, project.root)
-    before = reuse.build_key(project, config)
+    before = reuse.build_key(project, config, NO_CACHE)
     if change == "edit a source":
         (project.root / "shop/plain.py").write_text("X = 2\n")
     elif change == "add a source":
@@ -160,13 +161,34 @@ def test_whatever_the_outcome_depends_on_changes_the_key(tmp_path: Path, change:
         config = load({"exclude": ["shop/app1.py"]}, project.root)
     else:
         (project.root / "base.txt").write_text("flask==3.1.1\n")
-    assert reuse.build_key(project, config) != before
+    assert reuse.build_key(project, config, NO_CACHE) != before
+
+
+def test_the_key_is_found_from_the_sources_stat_once_they_have_settled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project, cache = _project(tmp_path / "p"), Cache(tmp_path / "cache")
+    config = load({}, project.root)
+    key = reuse.build_key(project, config, cache)
+    assert not (tmp_path / "cache" / "keys").exists()  # just written: the stat is not trusted
+    monkeypatch.setattr(reuse, "SETTLED_SECONDS", 0)
+    assert reuse.build_key(project, config, cache) == key
+    [recorded] = (tmp_path / "cache" / "keys").rglob("*.json")
+    assert json.loads(recorded.read_text()) == key
+    assert reuse.build_key(project, config, cache) == key
+    # the same size and modification time, other bytes: the change time still tells
+    source = project.root / "shop/plain.py"
+    before = source.stat()
+    source.write_bytes(source.read_bytes().replace(b"1", b"2"))
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert source.stat().st_size == before.st_size
+    assert reuse.build_key(project, config, cache) != key
+    assert reuse.build_key(project, config, NO_CACHE) != key
 
 
 def test_a_stored_build_missing_a_file_is_built_again(tmp_path: Path) -> None:
     project, cache, cold_builds = _project(tmp_path / "p"), Cache(tmp_path / "cache"), []
     config = load({}, project.root)
-    key = reuse.build_key(project, config)
+    key = reuse.build_key(project, config, cache)
     stored = reuse.build(cache, key, _contents_writer(project, config, cold_builds))
     Path(next(iter(stored.files))).unlink()
     assert reuse.reuse(cache, key) is None
@@ -181,7 +203,7 @@ def test_without_a_usable_cache_the_build_is_written_to_a_temporary_folder(
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
     for cache in (NO_CACHE, Cache(blocked)):
-        built = reuse.build(cache, reuse.build_key(project, config),
+        built = reuse.build(cache, reuse.build_key(project, config, cache),
                             _contents_writer(project, config, cold_builds))
         assert built.temporary and all(Path(p).is_relative_to(built.directory)
                                        for p in built.files)
@@ -196,7 +218,7 @@ def test_only_the_most_recently_used_builds_are_kept(tmp_path: Path,
     for version in range(3):
         project = _project(tmp_path / f"p{version}")
         config = load({}, project.root)
-        keys.append(reuse.build_key(project, config))
+        keys.append(reuse.build_key(project, config, cache))
         reuse.build(cache, keys[-1], _contents_writer(project, config, cold_builds))
         time.sleep(0.01)  # distinct modification times
     kept = {p.name for p in (tmp_path / "cache" / "builds").iterdir()}
