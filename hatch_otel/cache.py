@@ -41,11 +41,14 @@ def tool_fingerprint() -> str:
     package, library = Path(__file__).parent, library_root()
     # an installed wheel carries the library inside the package; a checkout has it beside
     for folder in (package,) if library.is_relative_to(package) else (package, library):
-        for path in sorted(folder.rglob("*")):
-            if path.suffix in (".py", ".toml"):
-                stat = path.stat()
-                digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\n"
-                              .encode())
+        for directory, subfolders, names in os.walk(folder):
+            subfolders[:] = sorted(name for name in subfolders if name != "__pycache__")
+            for name in sorted(names):
+                if name.endswith((".py", ".toml")):
+                    path = os.path.join(directory, name)
+                    stat = os.stat(path)
+                    relative = os.path.relpath(path, folder)
+                    digest.update(f"{relative}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
