@@ -34,8 +34,9 @@ PIP_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
 OTEL = ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http",
         "opentelemetry-distro")
 ENVS: dict[str, tuple[str, ...]] = {
-    # builds: hatchling and hatch-otel from this checkout (editable, so the checkout is measured)
-    "build": ("hatchling", "libcst", f"-e{REPO}"),
+    # builds: hatchling and hatch-otel from this checkout (editable, so the checkout is measured),
+    # and a hook plugin that does nothing (the floor of any third-party hook)
+    "build": ("hatchling", "libcst", f"-e{REPO}", str(BENCH / "noop_hook")),
     "flask": ("flask", *OTEL, "opentelemetry-instrumentation-flask"),
     "fastapi": ("fastapi", "httpx", *OTEL, "opentelemetry-instrumentation-fastapi"),
 }

@@ -21,18 +21,20 @@ dependencies = [{dependencies}]
 [tool.hatch.build.targets.wheel]
 packages = ["src/{name}"]
 
-[tool.hatch.build.hooks.otel]
+[tool.hatch.build.hooks.{hook}]
 {otel}
 """
 
 
 def write(root: Path, name: str, files: dict[str, str], dependencies: tuple[str, ...] = (),
-          otel: str = "") -> Path:
-    """A src-layout project with the otel hook table (switched off per build for 'plain')."""
+          otel: str = "", hook: str = "otel") -> Path:
+    """A src-layout project with the otel hook table (switched off per build for 'plain'), or
+    the table of another `hook`."""
     shutil.rmtree(root, ignore_errors=True)
     (root / "src" / name).mkdir(parents=True)
     (root / "pyproject.toml").write_text(PYPROJECT.format(
-        name=name, dependencies=", ".join(f'"{d}"' for d in dependencies), otel=otel))
+        name=name, dependencies=", ".join(f'"{d}"' for d in dependencies), otel=otel,
+        hook=hook))
     for relative, text in files.items():
         path = root / "src" / name / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,7 @@ def callbench(root: Path) -> Path:
 
 
 # -- the large project ---------------------------------------------------------------------------
-def large(root: Path, lines: int, weavable: bool) -> Path:
+def large(root: Path, lines: int, weavable: bool, hook: str = "otel") -> Path:
     """At least `lines` lines in modules of ~400 lines: classes, functions, imports between modules.
     `weavable`: modules also import flask, sqlite3 and urllib.request and call them (a Flask app
     in every fifth module, sqlite3.connect in every second, urlopen in every third), so the
@@ -118,7 +120,8 @@ def large(root: Path, lines: int, weavable: bool) -> Path:
         files[f"mod{index:04d}.py"] = text
         total += text.count("\n")
         index += 1
-    return write(root, name, files, dependencies=("flask==3.1.3",) if weavable else ())
+    return write(root, name, files, dependencies=("flask==3.1.3",) if weavable else (),
+                 hook=hook)
 
 
 def _module(package: str, index: int, weavable: bool) -> str:
