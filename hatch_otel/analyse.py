@@ -224,6 +224,7 @@ def _scan_files(
         key=lambda f: f.distribution_path,
     )
     keys: dict[int, str] = {}
+    scans = cache.pack("scan")
     results: list[SourceModule | SourceProblem | None] = []
     for index, file in enumerate(sources):
         source = file.path.read_bytes()
@@ -233,7 +234,7 @@ def _scan_files(
             continue
         keys[index] = cache.key(sys.version, file.distribution_path,
                                 display_path(file.path, root), source)
-        results.append(_from_cache(file, cache.get("scan", keys[index])))
+        results.append(_from_cache(file, scans.get(keys[index])))
     missing = [i for i, scanned in enumerate(results) if scanned is None]
     size = sum(sources[i].path.stat().st_size for i in missing)
     workers = int(os.environ.get("HATCH_OTEL_JOBS", "0")) or os.cpu_count() or 1
@@ -247,7 +248,8 @@ def _scan_files(
         fresh = [_scan_file(sources[i], root) for i in missing]
     for index, new in zip(missing, fresh, strict=True):
         results[index] = new
-        cache.put("scan", keys[index], _to_cache(new))
+        scans.put(keys[index], _to_cache(new))
+    scans.save()
     for result in results:
         if isinstance(result, SourceProblem):
             problems.append(result)

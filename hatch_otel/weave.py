@@ -45,8 +45,9 @@ def weave_all(sources: Sequence[tuple[str, ModuleInput]], cache: Cache = NO_CACH
               jobs: int | None = None) -> list[WeaveResult | SourceProblem]:
     """Weave many modules: cached results first, the rest in parallel when worth it."""
     keys = [cache.key(repr(unit), text) for text, unit in sources]
+    woven = cache.pack("weave")
     results: list[WeaveResult | SourceProblem | None] = [
-        _decoded(cache.get("weave", key), text)
+        _decoded(woven.get(key), text)
         for key, (text, _) in zip(keys, sources, strict=True)]
     missing = [i for i, result in enumerate(results) if result is None]
     lines = sum(sources[i][0].count("\n") for i in missing)
@@ -62,7 +63,8 @@ def weave_all(sources: Sequence[tuple[str, ModuleInput]], cache: Cache = NO_CACH
         fresh = [_weave_or_problem(*sources[i]) for i in missing]
     for index, result in zip(missing, fresh, strict=True):
         results[index] = result
-        cache.put("weave", keys[index], _encoded(result, sources[index][0]))
+        woven.put(keys[index], _encoded(result, sources[index][0]))
+    woven.save()
     return [r for r in results if r is not None]
 
 
