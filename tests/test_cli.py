@@ -38,7 +38,7 @@ def traced():
 def untraced():
     return sqlite3.connect(":memory:")  # otel: ignore
 """
-BROKEN = "def broken(:\n    return sqlite3.connect()\n"
+BROKEN = "def broken(:\n    import sqlite3\n"
 """A file that does not parse, and that names an instrumented library (so a build parses it)."""
 
 
