@@ -11,12 +11,14 @@ import ast
 import fnmatch
 import gc
 import os
+import re
 import sys
 import warnings
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
@@ -66,8 +68,11 @@ class Watch:
             return True  # identifiers may be spelt in other characters (PEP 3131, PEP 263)
         if any(fnmatch.fnmatchcase(module, glob) for glob in self.modules):
             return True
-        imports = _import_statements(source)
-        return any(name.encode() in imports for name in self.names)
+        return self._named.search(_import_statements(source)) is not None
+
+    @cached_property
+    def _named(self) -> re.Pattern[bytes]:
+        return re.compile(b"|".join(re.escape(name.encode()) for name in sorted(self.names)))
 
 
 def _import_statements(source: bytes) -> bytes:
@@ -76,7 +81,8 @@ def _import_statements(source: bytes) -> bytes:
     whose argument may be on any later line."""
     if b"import_module" in source or b"__import__" in source:
         return source
-    source = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b"\r" in source:
+        source = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     found = []
     at = source.find(b"import")
     while at != -1:
