@@ -2,8 +2,7 @@
 
 A child must not inherit an exporter (its pooled connections are the parent's sockets), and a
 fork must wait for an export thread's first export, where the HTTP stack imports lazily: a
-fork in the middle of an import leaves the child that module's lock, held for good. Both
-exporters are built on their first export, off the app's start-up path.
+fork in the middle of an import leaves the child that module's lock, held for good.
 """
 
 from __future__ import annotations
@@ -107,31 +106,3 @@ def test_a_fork_waits_a_bounded_time_and_the_child_still_exports(
         begun = time.monotonic()
         assert in_child(lambda: export.run(lambda exporter: "exported") == "exported")
         assert 0.15 < time.monotonic() - begun < 2
-
-
-def test_an_exporter_that_cannot_be_built_drops_the_export(
-        caplog: pytest.LogCaptureFixture) -> None:
-    def build() -> object:
-        raise ImportError("no OTLP exporter here")
-
-    export = sdk.ForkSafeExport(build, "test exporter")
-    assert export.run(lambda exporter: "exported", "failed") == "failed"
-    assert export.run(lambda exporter: "exported", "failed") == "failed"
-    assert [r.getMessage() for r in caplog.records] == [
-        "hatch-otel: the test exporter cannot be loaded; its data is dropped"]
-
-
-def test_the_metric_exporter_is_built_on_first_export_with_the_env_temporality(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Building it imports the HTTP stack; start-up only reads the env, as the exporter does."""
-    from opentelemetry.sdk.metrics import Counter, UpDownCounter
-    from opentelemetry.sdk.metrics.export import AggregationTemporality
-
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
-    exporter = sdk.LazyOtlpMetricExporter()
-    assert exporter._export.current() is None
-    assert exporter._preferred_temporality[Counter] is AggregationTemporality.DELTA
-    assert exporter._preferred_temporality[UpDownCounter] is AggregationTemporality.CUMULATIVE
-    built = exporter._export.get()
-    assert built._preferred_temporality == exporter._preferred_temporality
-    assert built._preferred_aggregation.keys() == exporter._preferred_aggregation.keys()

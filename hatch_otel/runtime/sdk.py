@@ -2,7 +2,7 @@
 
 Called on the runtime's first span (see tracing.py), and only when no tracer provider is set:
 the app's own configuration, or opentelemetry-instrument's, always wins. The OTLP exporters are
-imported on first export, on the export threads; the metrics pipeline is set up with the traces.
+imported on first export, on the export thread; the metrics pipeline is set up with the traces.
 Both exporters survive a fork (see ForkSafeExport).
 """
 
@@ -17,14 +17,12 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
     ConsoleMetricExporter,
     MetricExporter,
     MetricExportResult,
     MetricsData,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -102,7 +100,7 @@ FORK_WAIT_SECONDS = 2.0
 
 
 class ForkSafeExport:
-    """Builds an exporter on first export, and keeps each process's exporter its own across fork.
+    """Builds an exporter on first use, and keeps each process's exporter its own across fork.
 
     Two fork hazards, both met by servers and workers that fork after the first span (Celery's
     prefork pool, gunicorn): a child must not share its parent's exporter, whose pooled HTTP
@@ -112,9 +110,8 @@ class ForkSafeExport:
     not have, and its exports would hang for good. So the first export holds a lock that a fork
     waits for (at most FORK_WAIT_SECONDS), and a child drops the exporter it inherited."""
 
-    def __init__(self, build: Callable[[], Any], name: str = "exporter") -> None:
+    def __init__(self, build: Callable[[], Any]) -> None:
         self._build = build
-        self._name = name
         self._exporter: Any = None
         self._first_done = False
         self._lock = threading.RLock()
@@ -129,20 +126,13 @@ class ForkSafeExport:
                 self._exporter = self._build()
             return self._exporter
 
-    def run(self, export: Callable[[Any], Any], failed: Any = None) -> Any:
-        """`export(exporter)`, the first time with the fork lock held; `failed` when the
-        exporter cannot be built (reported once; what was to be exported is dropped)."""
-        try:
-            exporter = self.get()
-        except Exception:
-            report.once(f"build:{self._name}", "hatch-otel: the %s cannot be loaded; its data "
-                        "is dropped", self._name, exc_info=True)
-            return failed
+    def run(self, export: Callable[[Any], Any]) -> Any:
+        """`export(exporter)`, the first time with the fork lock held."""
         if self._first_done:
-            return export(exporter)
+            return export(self.get())
         with self._lock:
             try:
-                return export(exporter)
+                return export(self.get())
             finally:
                 self._first_done = True
 
@@ -189,12 +179,16 @@ class LazyOtlpSpanExporter(SpanExporter):
     """The OTLP span exporter, imported and built on first export, off the app's start-up path."""
 
     def __init__(self) -> None:
-        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "TRACES"),
-                                      "OTLP span exporter")
+        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "TRACES"))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        result: SpanExportResult = self._export.run(lambda exporter: exporter.export(spans),
-                                                    SpanExportResult.FAILURE)
+        try:
+            self._export.get()
+        except Exception:
+            report.once("otlp-import", "hatch-otel: the OTLP span exporter cannot be loaded; "
+                        "spans are dropped", exc_info=True)
+            return SpanExportResult.FAILURE
+        result: SpanExportResult = self._export.run(lambda exporter: exporter.export(spans))
         return result
 
     def shutdown(self) -> None:
@@ -204,20 +198,20 @@ class LazyOtlpSpanExporter(SpanExporter):
         return self._export.force_flush(timeout_millis)
 
 
-class LazyOtlpMetricExporter(MetricExporter):
-    """The OTLP metric exporter, imported and built on first export like the span exporter."""
+class ForkSafeMetricExporter(MetricExporter):
+    """The OTLP metric exporter, each forked child building its own (see ForkSafeExport)."""
 
     def __init__(self) -> None:
-        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "METRICS"),
-                                      "OTLP metric exporter")
-        temporality, aggregation = _metric_preferences(self._export)
-        super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
+        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "METRICS"))
+        first = self._export.get()  # its temporality and aggregation come from the env
+        super().__init__(preferred_temporality=first._preferred_temporality,
+                         preferred_aggregation=first._preferred_aggregation)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: Any) -> MetricExportResult:
         result: MetricExportResult = self._export.run(
             lambda exporter: exporter.export(metrics_data, timeout_millis=timeout_millis,
-                                             **kwargs), MetricExportResult.FAILURE)
+                                             **kwargs))
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -225,23 +219,6 @@ class LazyOtlpMetricExporter(MetricExporter):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._export.shutdown(timeout_millis=timeout_millis, **kwargs)
-
-
-def _metric_preferences(export: ForkSafeExport) -> tuple[dict[type, AggregationTemporality],
-                                                         dict[type, Aggregation]]:
-    """The temporality and aggregation the OTLP metric exporter reads from the env, without
-    building it: that imports the HTTP stack (requests, urllib3, protobuf: some 50 ms of
-    start-up), which its first export does instead, on the reader's thread. An exporter
-    release without the shared helper is built at once and asked."""
-    try:
-        from opentelemetry.exporter.otlp.common._aggregation import (
-            _get_aggregation,
-            _get_temporality,
-        )
-    except ImportError:
-        exporter = export.get()
-        return exporter._preferred_temporality, exporter._preferred_aggregation
-    return _get_temporality(None), _get_aggregation(None)
 
 
 def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
@@ -253,7 +230,7 @@ def _configure_metrics(res: Resource, exporters: list[str], version: str) -> Non
         for name in exporters:
             exporter: MetricExporter
             if name == "otlp":
-                exporter = LazyOtlpMetricExporter()
+                exporter = ForkSafeMetricExporter()
             elif name == "console":
                 exporter = ConsoleMetricExporter()
             else:
