@@ -38,7 +38,8 @@ def _configure_if_pending() -> None:
 
 
 class LazyTracer(trace.Tracer):
-    """A tracer for the runtime's own spans; one `is None` check per span once resolved."""
+    """A tracer for the runtime's own spans; once resolved, its methods are the real tracer's
+    (instance attributes shadow the class's), so a span costs no extra call."""
 
     def __init__(self, name: str, version: str | None = None) -> None:
         self._name = name
@@ -50,6 +51,8 @@ class LazyTracer(trace.Tracer):
         if tracer is None:
             _configure_if_pending()
             tracer = self._tracer = trace.get_tracer(self._name, self._version)
+            vars(self).update(start_span=tracer.start_span,
+                              start_as_current_span=tracer.start_as_current_span)
         return tracer
 
     def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
