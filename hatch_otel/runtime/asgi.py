@@ -54,7 +54,8 @@ class OtelAsgiMiddleware:
         if outer is not None:
             return await self._enrich(outer, scope, receive, send)
         call = semconv.ServerCall.start(
-            self.library, scope.get("method", "GET"), _headers(scope.get("headers") or ()),
+            self.library, scope.get("method", "GET"),
+            semconv.headers_by_name(_headers(scope.get("headers") or ())),
             scheme=scope.get("scheme", "http"), path=scope.get("path", "/"),
             query=scope.get("query_string", b"").decode("latin-1"),
             client=(scope.get("client") or (None,))[0],

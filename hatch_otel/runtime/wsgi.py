@@ -7,7 +7,8 @@ request claims it through the environ, so layered hooks enrich one span instead 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from opentelemetry import context
@@ -51,7 +52,7 @@ class OtelMiddleware:
         if CALL_KEY in environ or (excluded is not None and excluded.search(_url(environ))):
             return self.app(environ, start_response)
         call = semconv.ServerCall.start(
-            self.library, environ.get("REQUEST_METHOD", "GET"), _headers(environ),
+            self.library, environ.get("REQUEST_METHOD", "GET"), _EnvironHeaders(environ),
             scheme=environ.get("wsgi.url_scheme", "http"),
             path=environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "/"),
             query=environ.get("QUERY_STRING", ""), client=environ.get("REMOTE_ADDR"),
@@ -106,17 +107,45 @@ def _url(environ: dict[str, Any]) -> str:
     return f"{environ.get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else "")
 
 
-def _headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """The request headers back from their CGI names (`HTTP_X_TENANT` -> `x-tenant`)."""
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:]
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = key
-        else:
-            continue
-        if isinstance(value, str) and value:
-            yield name.lower().replace("_", "-"), value
+_CGI_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
+
+
+class _EnvironHeaders(Mapping[str, list[str]]):
+    """The request headers (`semconv.Headers`) over their CGI names in the environ
+    (`x-tenant` is `HTTP_X_TENANT`): a span reads four or five of them, so only those are
+    looked up."""
+
+    __slots__ = ("environ",)
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.environ.get(_cgi_name(name))
+        return [value] if isinstance(value, str) and value else default
+
+    def __getitem__(self, name: str) -> list[str]:
+        values: list[str] | None = self.get(name)
+        if values is None:
+            raise KeyError(name)
+        return values
+
+    def __iter__(self) -> Iterator[str]:
+        for key, value in self.environ.items():
+            if isinstance(value, str) and value:
+                if key.startswith("HTTP_"):
+                    yield key[5:].lower().replace("_", "-")
+                elif key in _CGI_HEADERS:
+                    yield key.lower().replace("_", "-")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@functools.lru_cache(maxsize=64)  # bounded: a propagator may ask for any name a request sent
+def _cgi_name(header: str) -> str:
+    key = header.upper().replace("-", "_")
+    return key if key in _CGI_HEADERS else "HTTP_" + key
 
 
 def _protocol(server_protocol: str | None) -> str | None:

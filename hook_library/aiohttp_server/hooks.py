@@ -34,8 +34,8 @@ async def trace_request(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     version = request.version
     call = semconv.ServerCall.start(
-        LIBRARY, request.method, request.headers.items(), scheme=request.scheme,
-        path=request.path, query=request.query_string, client=request.remote,
+        LIBRARY, request.method, semconv.headers_by_name(request.headers.items()),
+        scheme=request.scheme, path=request.path, query=request.query_string, client=request.remote,
         protocol=f"{version.major}.{version.minor}")
     if call is None:
         return await handler(request)

@@ -54,8 +54,8 @@ def _traced(method: Callable[[Any], None]) -> Callable[[Any], None]:
         parts = urlsplit(self.path)
         version = self.request_version
         call = semconv.ServerCall.start(
-            LIBRARY, self.command, self.headers.items(), scheme="http", path=parts.path,
-            query=parts.query, client=self.client_address[0],
+            LIBRARY, self.command, semconv.headers_by_name(self.headers.items()), scheme="http",
+            path=parts.path, query=parts.query, client=self.client_address[0],
             protocol=version[5:] if version.startswith("HTTP/") else None,
             server=tuple(self.server.server_address[:2]))
         if call is None:
