@@ -986,6 +986,26 @@ def test_flask_routes_hold_the_traced_view(web: tuple[ModuleType, ModuleType],
     view, server = spans.one("hello"), spans.one("GET /hello/<name>")
     assert server.kind is SpanKind.SERVER and view.parent.span_id == server.context.span_id
     assert spans.one("boom").status.status_code is StatusCode.ERROR
+    failed = spans.one("GET /boom")
+    assert failed.attributes["http.route"] == "/boom"
+    assert failed.attributes["http.response.status_code"] == 500
+    assert failed.attributes["error.type"] == "RuntimeError"
+
+
+def test_a_flask_exception_that_propagates_is_named_after_its_route(
+        web: tuple[ModuleType, ModuleType], spans: Spans) -> None:
+    """Under TESTING no 500 response starts: the route comes with the error, at teardown."""
+    _, woven = web
+    woven.app.testing = True
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            woven.app.test_client().get("/boom")
+    finally:
+        woven.app.testing = False
+    failed = spans.one("GET /boom")
+    assert failed.attributes["http.route"] == "/boom"
+    assert failed.attributes["error.type"] == "RuntimeError"
+    assert "http.response.status_code" not in failed.attributes
 
 
 def test_click_command_invokes_the_traced_callback(web: tuple[ModuleType, ModuleType],

@@ -13,10 +13,11 @@ from typing import Any
 
 from opentelemetry import context
 
-from . import semconv
+from . import report, semconv
 
 CALL_KEY = "hatch_otel.server_call"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+RouteOf = Callable[[dict[str, Any]], str | None]
 
 
 def set_route(environ: MutableMapping[str, Any], route: str) -> None:
@@ -36,13 +37,17 @@ def set_error(environ: MutableMapping[str, Any], exc: BaseException) -> None:
 
 
 class OtelMiddleware:
-    """Wraps a WSGI application; marks itself so it is never applied twice."""
+    """Wraps a WSGI application; marks itself so it is never applied twice.
+
+    `route_of(environ)` gives the route template as the response starts (None: unknown, e.g.
+    404), for a framework whose request is still current then."""
 
     hatch_otel_instrumented = True
 
-    def __init__(self, app: WsgiApp, library: str) -> None:
+    def __init__(self, app: WsgiApp, library: str, route_of: RouteOf | None = None) -> None:
         self.app = app
         self.library = library
+        self.route_of = route_of
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -60,8 +65,11 @@ class OtelMiddleware:
         if call is None:
             return self.app(environ, start_response)
         environ[CALL_KEY] = call
+        route_of = self.route_of
 
         def traced_start_response(status_line: str, headers: Any, *exc_info: Any) -> Any:
+            if route_of is not None:
+                self._set_route(call, route_of, environ)
             code = status_line.split(" ", 1)[0]
             if code.isdigit():
                 call.respond(int(code), headers)
@@ -76,6 +84,16 @@ class OtelMiddleware:
         finally:
             context.detach(token)
         return _ClosingBody(body, call)
+
+    def _set_route(self, call: semconv.ServerCall, route_of: RouteOf,
+                   environ: dict[str, Any]) -> None:
+        try:
+            route = route_of(environ)
+        except Exception:
+            report.hook_failed(f"{self.library}: route lookup")
+            return
+        if route:
+            call.set_route(route)
 
 
 class _ClosingBody:
