@@ -2,7 +2,8 @@
 
 A child must not inherit an exporter (its pooled connections are the parent's sockets), and a
 fork must wait for an export thread's first export, where the HTTP stack imports lazily: a
-fork in the middle of an import leaves the child that module's lock, held for good.
+fork in the middle of an import leaves the child that module's lock, held for good. Both
+exporters are built on their first export, off the app's start-up path.
 """
 
 from __future__ import annotations
@@ -106,3 +107,79 @@ def test_a_fork_waits_a_bounded_time_and_the_child_still_exports(
         begun = time.monotonic()
         assert in_child(lambda: export.run(lambda exporter: "exported") == "exported")
         assert 0.15 < time.monotonic() - begun < 2
+
+
+class StubExporter:
+    """What the OTLP exporters offer the runtime, exporting nothing."""
+
+    def export(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: float = 0) -> bool:
+        return True
+
+    def shutdown(self, **kwargs: object) -> None:
+        return None
+
+
+def test_an_exporter_that_cannot_be_built_drops_the_export(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def build() -> object:
+        raise ImportError("no OTLP exporter here")
+
+    export = sdk.ForkSafeExport(build, "test exporter")
+    assert export.run(lambda exporter: "exported", "failed") == "failed"
+    assert export.run(lambda exporter: "exported", "failed") == "failed"
+    assert [r.getMessage() for r in caplog.records] == [
+        "hatch-otel: the test exporter cannot be loaded; its data is dropped"]
+
+
+def test_the_metric_exporter_is_built_on_first_export_with_the_env_temporality(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building it imports the HTTP stack; start-up only reads the env, as the exporter does."""
+    from opentelemetry.sdk.metrics import Counter, UpDownCounter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+    exporter = sdk.LazyOtlpMetricExporter()
+    assert exporter.fork_safe.current() is None
+    assert exporter._preferred_temporality[Counter] is AggregationTemporality.DELTA
+    assert exporter._preferred_temporality[UpDownCounter] is AggregationTemporality.CUMULATIVE
+    built = exporter.fork_safe.get()
+    assert built._preferred_temporality == exporter._preferred_temporality
+    assert built._preferred_aggregation.keys() == exporter._preferred_aggregation.keys()
+
+
+def test_a_span_ending_while_the_span_exporter_is_built_waits_for_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export thread's first export builds the exporter; a busy app would starve that
+    build of the GIL, so a span ending meanwhile waits. Before it, and after, nothing waits."""
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    building, release = threading.Event(), threading.Event()
+
+    def slow_build(signal: str) -> StubExporter:
+        building.set()
+        release.wait(5)
+        return StubExporter()
+
+    monkeypatch.setattr(sdk, "_otlp_exporter", slow_build)
+    exporter = sdk.LazyOtlpSpanExporter()
+    processor = sdk.LazyExportSpanProcessor(exporter)
+    try:
+        span = ReadableSpan("not sampled, so never queued")
+        processor.on_end(span)
+        assert exporter.fork_safe.current() is None  # a span alone builds nothing
+        first_export = threading.Thread(target=exporter.export, args=([],))
+        first_export.start()
+        building.wait(5)
+        threading.Timer(0.2, release.set).start()
+        begun = time.monotonic()
+        processor.on_end(span)
+        assert time.monotonic() - begun > 0.15 and exporter.fork_safe.current() is not None
+        first_export.join()
+        processor.on_end(span)
+        assert vars(processor)["on_end"] == sdk.BatchSpanProcessor.on_end.__get__(processor)
+    finally:
+        release.set()
+        processor.shutdown()

@@ -2,7 +2,7 @@
 
 Called on the runtime's first span (see tracing.py), and only when no tracer provider is set:
 the app's own configuration, or opentelemetry-instrument's, always wins. The OTLP exporters are
-imported on first export, on the export thread; the metrics pipeline is set up with the traces.
+imported on first export, on the export threads; the metrics pipeline is set up with the traces.
 Both exporters survive a fork (see ForkSafeExport).
 """
 
@@ -17,12 +17,14 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
     ConsoleMetricExporter,
     MetricExporter,
     MetricExportResult,
     MetricsData,
     PeriodicExportingMetricReader,
 )
+from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -61,7 +63,7 @@ def configure(default_service_name: str, distro_version: str) -> None:
     provider = TracerProvider(resource=res)  # the sampler comes from OTEL_TRACES_SAMPLER(_ARG)
     for name in _exporter_names("OTEL_TRACES_EXPORTER"):
         if name == "otlp":
-            provider.add_span_processor(BatchSpanProcessor(LazyOtlpSpanExporter()))
+            provider.add_span_processor(LazyExportSpanProcessor(LazyOtlpSpanExporter()))
         elif name == "console":
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
         else:
@@ -100,7 +102,7 @@ FORK_WAIT_SECONDS = 2.0
 
 
 class ForkSafeExport:
-    """Builds an exporter on first use, and keeps each process's exporter its own across fork.
+    """Builds an exporter on first export, and keeps each process's exporter its own across fork.
 
     Two fork hazards, both met by servers and workers that fork after the first span (Celery's
     prefork pool, gunicorn): a child must not share its parent's exporter, whose pooled HTTP
@@ -110,9 +112,11 @@ class ForkSafeExport:
     not have, and its exports would hang for good. So the first export holds a lock that a fork
     waits for (at most FORK_WAIT_SECONDS), and a child drops the exporter it inherited."""
 
-    def __init__(self, build: Callable[[], Any]) -> None:
+    def __init__(self, build: Callable[[], Any], name: str = "exporter") -> None:
         self._build = build
+        self._name = name
         self._exporter: Any = None
+        self._building = False
         self._first_done = False
         self._lock = threading.RLock()
         self._held_for_fork = False
@@ -123,16 +127,33 @@ class ForkSafeExport:
     def get(self) -> Any:
         with self._lock:
             if self._exporter is None:
-                self._exporter = self._build()
+                self._building = True
+                try:
+                    self._exporter = self._build()
+                finally:
+                    self._building = False
             return self._exporter
 
-    def run(self, export: Callable[[Any], Any]) -> Any:
-        """`export(exporter)`, the first time with the fork lock held."""
+    def wait_for_build(self) -> None:
+        """Return once a build in progress (on another thread) has ended; builds nothing."""
+        if self._building:
+            with self._lock:
+                pass
+
+    def run(self, export: Callable[[Any], Any], failed: Any = None) -> Any:
+        """`export(exporter)`, the first time with the fork lock held; `failed` when the
+        exporter cannot be built (reported once; what was to be exported is dropped)."""
+        try:
+            exporter = self.get()
+        except Exception:
+            report.once(f"build:{self._name}", "hatch-otel: the %s cannot be loaded; its data "
+                        "is dropped", self._name, exc_info=True)
+            return failed
         if self._first_done:
-            return export(self.get())
+            return export(exporter)
         with self._lock:
             try:
-                return export(self.get())
+                return export(exporter)
             finally:
                 self._first_done = True
 
@@ -160,6 +181,7 @@ class ForkSafeExport:
         self._lock = threading.RLock()
         self._held_for_fork = False
         self._exporter = None
+        self._building = False
         self._first_done = False
 
 
@@ -179,46 +201,78 @@ class LazyOtlpSpanExporter(SpanExporter):
     """The OTLP span exporter, imported and built on first export, off the app's start-up path."""
 
     def __init__(self) -> None:
-        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "TRACES"))
+        self.fork_safe = ForkSafeExport(functools.partial(_otlp_exporter, "TRACES"),
+                                        "OTLP span exporter")
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            self._export.get()
-        except Exception:
-            report.once("otlp-import", "hatch-otel: the OTLP span exporter cannot be loaded; "
-                        "spans are dropped", exc_info=True)
-            return SpanExportResult.FAILURE
-        result: SpanExportResult = self._export.run(lambda exporter: exporter.export(spans))
+        result: SpanExportResult = self.fork_safe.run(lambda exporter: exporter.export(spans),
+                                                      SpanExportResult.FAILURE)
         return result
 
     def shutdown(self) -> None:
-        self._export.shutdown()
+        self.fork_safe.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._export.force_flush(timeout_millis)
+        return self.fork_safe.force_flush(timeout_millis)
 
 
-class ForkSafeMetricExporter(MetricExporter):
-    """The OTLP metric exporter, each forked child building its own (see ForkSafeExport)."""
+class LazyExportSpanProcessor(BatchSpanProcessor):
+    """The batch processor of the lazy span exporter. Its first export builds the exporter on
+    the export thread: about 50 ms of imports, which a busy app starves of the GIL (each file
+    read hands the GIL back) for seconds while the queue overflows and spans are dropped. So a
+    thread ending a span meanwhile waits for that build, once and off the GIL; once the
+    exporter exists, spans go straight to the batch processor."""
+
+    def __init__(self, exporter: LazyOtlpSpanExporter) -> None:
+        super().__init__(exporter)
+        self._export = exporter.fork_safe
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._export.current() is not None:
+            vars(self)["on_end"] = super().on_end
+        else:
+            self._export.wait_for_build()
+        super().on_end(span)
+
+
+class LazyOtlpMetricExporter(MetricExporter):
+    """The OTLP metric exporter, imported and built on first export like the span exporter."""
 
     def __init__(self) -> None:
-        self._export = ForkSafeExport(functools.partial(_otlp_exporter, "METRICS"))
-        first = self._export.get()  # its temporality and aggregation come from the env
-        super().__init__(preferred_temporality=first._preferred_temporality,
-                         preferred_aggregation=first._preferred_aggregation)
+        self.fork_safe = ForkSafeExport(functools.partial(_otlp_exporter, "METRICS"),
+                                        "OTLP metric exporter")
+        temporality, aggregation = _metric_preferences(self.fork_safe)
+        super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: Any) -> MetricExportResult:
-        result: MetricExportResult = self._export.run(
+        result: MetricExportResult = self.fork_safe.run(
             lambda exporter: exporter.export(metrics_data, timeout_millis=timeout_millis,
-                                             **kwargs))
+                                             **kwargs), MetricExportResult.FAILURE)
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._export.force_flush(timeout_millis)
+        return self.fork_safe.force_flush(timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._export.shutdown(timeout_millis=timeout_millis, **kwargs)
+        self.fork_safe.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _metric_preferences(export: ForkSafeExport) -> tuple[dict[type, AggregationTemporality],
+                                                         dict[type, Aggregation]]:
+    """The temporality and aggregation the OTLP metric exporter reads from the env, without
+    building it: that imports the HTTP stack (requests, urllib3, protobuf: some 50 ms of
+    start-up), which its first export does instead, on the reader's thread. An exporter
+    release without the shared helper is built at once and asked."""
+    try:
+        from opentelemetry.exporter.otlp.common._aggregation import (
+            _get_aggregation,
+            _get_temporality,
+        )
+    except ImportError:
+        exporter = export.get()
+        return exporter._preferred_temporality, exporter._preferred_aggregation
+    return _get_temporality(None), _get_aggregation(None)
 
 
 def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
@@ -230,7 +284,7 @@ def _configure_metrics(res: Resource, exporters: list[str], version: str) -> Non
         for name in exporters:
             exporter: MetricExporter
             if name == "otlp":
-                exporter = ForkSafeMetricExporter()
+                exporter = LazyOtlpMetricExporter()
             elif name == "console":
                 exporter = ConsoleMetricExporter()
             else:
