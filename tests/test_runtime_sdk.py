@@ -183,3 +183,44 @@ def test_a_span_ending_while_the_span_exporter_is_built_waits_for_it(
     finally:
         release.set()
         processor.shutdown()
+
+
+def test_a_span_never_waits_for_an_export_and_waits_a_bounded_time_for_a_build(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collector that does not answer holds the first export, not the app's spans; an import
+    that hangs holds a span for at most BUILD_WAIT_SECONDS."""
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    monkeypatch.setattr(sdk, "BUILD_WAIT_SECONDS", 0.2)
+    exporting, release = threading.Event(), threading.Event()
+
+    class StuckExporter(StubExporter):
+        def export(self, *args: object, **kwargs: object) -> None:
+            exporting.set()
+            release.wait(5)
+
+    span = ReadableSpan("not sampled, so never queued")
+    for stuck_in in ("export", "build"):
+        def build(signal: str, stuck_in: str = stuck_in) -> StubExporter:
+            if stuck_in == "build":
+                exporting.set()
+                release.wait(5)
+            return StuckExporter()
+
+        monkeypatch.setattr(sdk, "_otlp_exporter", build)
+        exporting.clear()
+        release.clear()
+        exporter = sdk.LazyOtlpSpanExporter()
+        processor = sdk.LazyExportSpanProcessor(exporter)
+        first_export = threading.Thread(target=exporter.export, args=([],))
+        first_export.start()
+        try:
+            exporting.wait(5)
+            begun = time.monotonic()
+            processor.on_end(span)
+            waited = time.monotonic() - begun
+            assert waited < 0.1 if stuck_in == "export" else 0.15 < waited < 1.0
+        finally:
+            release.set()
+            first_export.join()
+            processor.shutdown()

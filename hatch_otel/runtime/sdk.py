@@ -99,6 +99,8 @@ def _protocol(signal: str) -> str:
 
 FORK_WAIT_SECONDS = 2.0
 """How long a fork waits for an exporter's first export to end (see ForkSafeExport)."""
+BUILD_WAIT_SECONDS = 1.0
+"""How long a thread ending a span waits, once, for the span exporter's first build."""
 
 
 class ForkSafeExport:
@@ -117,6 +119,7 @@ class ForkSafeExport:
         self._name = name
         self._exporter: Any = None
         self._building = False
+        self._built = threading.Event()
         self._first_done = False
         self._lock = threading.RLock()
         self._held_for_fork = False
@@ -132,13 +135,14 @@ class ForkSafeExport:
                     self._exporter = self._build()
                 finally:
                     self._building = False
+                    self._built.set()
             return self._exporter
 
     def wait_for_build(self) -> None:
-        """Return once a build in progress (on another thread) has ended; builds nothing."""
+        """Return once a build in progress (on another thread) has ended, or after
+        BUILD_WAIT_SECONDS; builds nothing, and never waits for an export."""
         if self._building:
-            with self._lock:
-                pass
+            self._built.wait(BUILD_WAIT_SECONDS)
 
     def run(self, export: Callable[[Any], Any], failed: Any = None) -> Any:
         """`export(exporter)`, the first time with the fork lock held; `failed` when the
@@ -182,6 +186,7 @@ class ForkSafeExport:
         self._held_for_fork = False
         self._exporter = None
         self._building = False
+        self._built = threading.Event()
         self._first_done = False
 
 
