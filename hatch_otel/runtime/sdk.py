@@ -267,17 +267,19 @@ def _metric_preferences(export: ForkSafeExport) -> tuple[dict[type, AggregationT
                                                          dict[type, Aggregation]]:
     """The temporality and aggregation the OTLP metric exporter reads from the env, without
     building it: that imports the HTTP stack (requests, urllib3, protobuf: some 50 ms of
-    start-up), which its first export does instead, on the reader's thread. An exporter
-    release without the shared helper is built at once and asked."""
+    start-up), which its first export does instead, on the reader's thread. The helper is the
+    exporter package's private one: a release without it, or with another signature, has its
+    exporter built at once and asked."""
     try:
         from opentelemetry.exporter.otlp.common._aggregation import (
             _get_aggregation,
             _get_temporality,
         )
-    except ImportError:
+
+        return _get_temporality(None), _get_aggregation(None)
+    except (ImportError, TypeError):
         exporter = export.get()
         return exporter._preferred_temporality, exporter._preferred_aggregation
-    return _get_temporality(None), _get_aggregation(None)
 
 
 def _configure_metrics(res: Resource, exporters: list[str], version: str) -> None:
